@@ -1,0 +1,49 @@
+# mcpt — every target that needs Python first creates .venv and installs what it needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+MCPT := $(VENV)/bin/mcpt
+STAMP := $(VENV)/.installed-runtime
+EXPORT_STAMP := $(VENV)/.installed-export
+PYTEST_ARGS ?=
+
+.PHONY: install install-export test demo lint format bench models engines clean help
+
+help:
+	@echo "make demo    - install, then run the full pipeline on the embedded default scene"
+	@echo "make test    - install, then run the test suite"
+	@echo "make lint    - ruff check + format check"
+	@echo "make install-export / models / engines - export tooling (torch, ultralytics), ONNX and TensorRT"
+	@echo "make bench   - benchmarks under bench/ (tables into bench/results/)"
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[dev]'
+	# TrackEval's metadata pulls the full opencv-python, which would shadow the headless cv2.
+	$(PIP) install -q --no-deps 'trackeval==1.3.0'
+	touch $@
+
+test: install
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+demo: install
+	$(MCPT) demo --out demo_out
+
+bench: install
+	$(PY) bench/association.py
+
+clean:
+	rm -rf $(VENV) demo_out .pytest_cache .ruff_cache

@@ -1,0 +1,5 @@
+import sys
+
+from mcpt.cli import main
+
+sys.exit(main())

@@ -1,0 +1,86 @@
+"""The ``mcpt`` command line: one subcommand per job, one-line errors, exit code 2 on bad input."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from mcpt import __version__
+from mcpt.errors import InputError
+
+# (command, module under mcpt.commands) in the order ``mcpt --help`` lists them.
+COMMANDS = (
+    ("demo", "demo"),
+    ("run", "run"),
+    ("track", "track"),
+    ("simulate", "simulate"),
+    ("eval", "evaluate"),
+    ("merge", "merge"),
+    ("export", "export"),
+    ("engines", "engines"),
+    ("ds-config", "ds_config"),
+)
+
+
+def _available_commands():
+    for name, module in COMMANDS:
+        try:
+            mod = importlib.import_module(f"mcpt.commands.{module}")
+        except ModuleNotFoundError as e:
+            if e.name == f"mcpt.commands.{module}":
+                continue  # not built yet
+            raise
+        yield name, mod
+
+
+def _add_verbosity(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument("-v", "--verbose", action="store_true", default=default, help="debug logging")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", default=default, help="warnings and errors only, no progress bars"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mcpt",
+        description="Online multi-camera people tracking: one global identity and a floor position per person.",
+    )
+    parser.add_argument("--version", action="version", version=f"mcpt {__version__}")
+    _add_verbosity(parser, default=False)
+    # The same flags after the command name; SUPPRESS keeps them from resetting the top-level ones.
+    common = argparse.ArgumentParser(add_help=False)
+    _add_verbosity(common, default=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for name, mod in _available_commands():
+        p = sub.add_parser(name, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP), parents=[common])
+        mod.configure(p)
+        p.set_defaults(_main=mod.main)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not getattr(args, "_main", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._main(args) or 0)
+    except InputError as e:
+        print(f"mcpt {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"mcpt {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

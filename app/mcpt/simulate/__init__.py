@@ -1,0 +1,1 @@
+"""Scene simulator: calibrated cameras over a shared floor, people walking, realistic perception."""

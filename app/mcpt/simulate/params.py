@@ -1,0 +1,123 @@
+"""Simulation parameters and the easy / medium / hard presets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+
+@dataclass(frozen=True)
+class PeopleParams:
+    """How people move. ``population`` is the mean number of people present at once."""
+
+    population: int = 10
+    area_per_person_m2: float = 14.0  # floor size scales with the population
+    min_floor_m: tuple[float, float] = (12.0, 9.0)
+    speed_mean: float = 1.2  # m/s
+    speed_std: float = 0.25
+    start_inside: float = 0.7  # share of the population present at frame 0
+    mean_dwell_s: float = 90.0  # mean time a person stays before leaving
+    pause_prob: float = 0.3  # chance to pause at a waypoint
+    pause_s: tuple[float, float] = (2.0, 8.0)
+    group_share: float = 0.2  # share of arrivals that come as groups of 2-3
+    return_prob: float = 0.3  # chance that a person who left comes back later (same identity)
+    return_gap_s: tuple[float, float] = (10.0, 40.0)
+    doors: int = 3
+
+
+@dataclass(frozen=True)
+class PerceptionParams:
+    """What the detector and ReID model would see. Distances are relative to box height."""
+
+    box_jitter: float = 0.03
+    miss_rate: float = 0.05
+    occlusion_miss: float = 0.6  # extra miss probability at full occlusion (grows with occlusion^2)
+    miss_burstiness: float = 0.8  # AR(1) correlation of detectability from frame to frame
+    fp_rate: float = 0.15  # expected false positives per camera per frame
+    score_mean: float = 0.85
+    score_std: float = 0.07
+    merge_prob: float = 0.15  # a heavily occluded person merged into its occluder's box
+    crowd_rate_per_min: float = 0.3  # bursts of unannotated static people in one camera
+    embedding_dim: int = 128
+    common: float = 0.5  # shared direction of all embeddings (real ReID features are not centred)
+    camera_bias: float = 0.35
+    view_bias: float = 0.4  # per (person, camera) viewpoint appearance
+    noise: float = 0.45  # per observation
+    occlusion_mix: float = 0.6  # how much an occluder contaminates an occluded person's embedding
+    lookalike_share: float = 0.2  # share of identities that resemble another identity
+    lookalike_similarity: float = 0.7  # cosine similarity of look-alike prototypes
+
+
+@dataclass(frozen=True)
+class SimParams:
+    cameras: int = 4
+    frames: int = 300
+    fps: float = 10.0
+    seed: int = 0
+    image_size: tuple[int, int] = (1920, 1080)
+    height_range_m: tuple[float, float] = (3.0, 8.0)
+    hfov_range_deg: tuple[float, float] = (55.0, 90.0)
+    people: PeopleParams = PeopleParams()
+    perception: PerceptionParams = PerceptionParams()
+
+
+PRESETS: dict[str, dict[str, dict]] = {
+    "easy": {
+        "people": {"group_share": 0.1, "return_prob": 0.2},
+        "perception": {
+            "box_jitter": 0.02,
+            "miss_rate": 0.03,
+            "occlusion_miss": 0.4,
+            "fp_rate": 0.05,
+            "merge_prob": 0.0,
+            "crowd_rate_per_min": 0.0,
+            "camera_bias": 0.25,
+            "view_bias": 0.3,
+            "noise": 0.3,
+            "lookalike_share": 0.0,
+            "occlusion_mix": 0.3,
+        },
+    },
+    "medium": {"people": {}, "perception": {}},
+    "hard": {
+        "people": {"area_per_person_m2": 9.0, "group_share": 0.35, "return_prob": 0.4},
+        "perception": {
+            "box_jitter": 0.05,
+            "miss_rate": 0.1,
+            "occlusion_miss": 0.7,
+            "fp_rate": 0.4,
+            "merge_prob": 0.3,
+            "crowd_rate_per_min": 1.0,
+            "camera_bias": 0.45,
+            "view_bias": 0.5,
+            "noise": 0.6,
+            "lookalike_share": 0.4,
+            "lookalike_similarity": 0.8,
+            "occlusion_mix": 0.8,
+        },
+    },
+}
+DIFFICULTIES = tuple(PRESETS)
+
+
+def make_params(difficulty: str = "medium", **overrides) -> SimParams:
+    """Preset parameters with top-level, ``people_*`` and ``perception_*`` keyword overrides."""
+    if difficulty not in PRESETS:
+        raise ValueError(f"unknown difficulty {difficulty!r}; expected one of {', '.join(DIFFICULTIES)}")
+    preset = PRESETS[difficulty]
+    people = replace(PeopleParams(), **preset["people"])
+    perception = replace(PerceptionParams(), **preset["perception"])
+    top = {}
+    people_names = {f.name for f in fields(PeopleParams)}
+    perception_names = {f.name for f in fields(PerceptionParams)}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key.startswith("people_") and key[7:] in people_names:
+            people = replace(people, **{key[7:]: value})
+        elif key.startswith("perception_") and key[11:] in perception_names:
+            perception = replace(perception, **{key[11:]: value})
+        elif key in {f.name for f in fields(SimParams)}:
+            top[key] = value
+        else:
+            raise ValueError(f"unknown simulation parameter {key!r}")
+    return SimParams(people=people, perception=perception, **top)

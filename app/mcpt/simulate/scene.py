@@ -1,0 +1,148 @@
+"""Write a simulated scene in the AIC24 layout, or stream its frames without touching disk."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mcpt.scene.calibration import calibration_from_matrices, write_calibration
+from mcpt.scene.layout import GROUND_TRUTH_NAME, PERCEPTION_NAME
+from mcpt.scene.results import ResultsWriter, Rows
+from mcpt.simulate.cameras import PinholeCamera, place_cameras
+from mcpt.simulate.params import SimParams
+from mcpt.simulate.perception import CameraFrame, PerceptionModel
+from mcpt.simulate.world import Population, simulate_population
+
+SCENE_META_NAME = "scene.json"
+
+
+@dataclass
+class SimulatedScene:
+    params: SimParams
+    population: Population
+    cameras: list[PinholeCamera]
+    perception: PerceptionModel
+    render_rng: np.random.Generator
+
+    @classmethod
+    def build(cls, params: SimParams, first_camera: int = 1) -> SimulatedScene:
+        world_rng, cam_rng, perception_rng, render_rng = (
+            np.random.default_rng(s) for s in np.random.SeedSequence(params.seed).spawn(4)
+        )
+        population = simulate_population(params.people, params.frames, params.fps, world_rng)
+        cameras = place_cameras(
+            params.cameras,
+            population.floor,
+            cam_rng,
+            params.image_size,
+            params.height_range_m,
+            params.hfov_range_deg,
+            first_id=first_camera,
+        )
+        perception = PerceptionModel(params.perception, population, cameras, perception_rng, params.fps)
+        return cls(params, population, cameras, perception, render_rng)
+
+    def frames(self) -> Iterator[list[CameraFrame]]:
+        """Per frame, one CameraFrame per camera (ground truth and detections)."""
+        for t, ids, xy in self.population.iter_frames():
+            yield self.perception.step(t, ids, xy)
+
+
+def gt_rows(frames: list[CameraFrame]) -> Rows:
+    parts = [
+        Rows(
+            np.full(len(f.gt_ids), f.camera_id, np.int64),
+            f.gt_ids.astype(np.int64) + 1,
+            np.full(len(f.gt_ids), f.frame, np.int64),
+            f.gt_box,
+            f.gt_world,
+        )
+        for f in frames
+    ]
+    return Rows.concat(parts)
+
+
+def write_scene(
+    out: str | Path,
+    params: SimParams,
+    scene_id: int = 1,
+    first_camera: int = 1,
+    render: bool = False,
+    difficulty: str = "",
+    progress: bool = True,
+) -> Path:
+    """Simulate one scene to ``out/scene_XXX``; returns the scene folder."""
+    from tqdm import tqdm
+
+    sim = SimulatedScene.build(params, first_camera)
+    scene_dir = Path(out) / f"scene_{scene_id:03d}"
+    scene_dir.mkdir(parents=True, exist_ok=True)
+    videos = []
+    colours = None
+    if render:
+        from mcpt.simulate.render import CameraVideo, identity_colours
+
+        colours = identity_colours(sim.population.num_identities, sim.perception.lookalike_of, sim.render_rng)
+    cam_dirs = []
+    for cam in sim.cameras:
+        cdir = scene_dir / f"camera_{cam.camera_id:04d}"
+        cdir.mkdir(exist_ok=True)
+        cam_dirs.append(cdir)
+        write_calibration(
+            cdir / "calibration.json",
+            calibration_from_matrices(cam.camera_id, cam.homography, cam.projection, image_size=cam.image_size),
+        )
+        if render:
+            videos.append(CameraVideo(cdir / "video.mp4", cam, sim.population.floor, colours, params.fps))
+    acc: list[dict[str, list]] = [
+        {"frame_id": [], "bbox": [], "score": [], "embedding": [], "gt_id": []} for _ in sim.cameras
+    ]
+    bar = tqdm(total=params.frames, desc=f"simulate {scene_dir.name}", unit="frame", disable=not progress, leave=False)
+    with ResultsWriter(scene_dir / GROUND_TRUTH_NAME) as gt_writer:
+        for frames in sim.frames():
+            gt_writer.write(gt_rows(frames))
+            for a, f in zip(acc, frames, strict=True):
+                a["frame_id"].append(np.full(len(f.det_box), f.frame, np.int32))
+                a["bbox"].append(f.det_box.astype(np.float32))
+                a["score"].append(f.det_score.astype(np.float32))
+                a["embedding"].append(f.det_embedding)
+                a["gt_id"].append(np.where(f.det_gt >= 0, f.det_gt + 1, f.det_gt).astype(np.int32))
+            for v, f in zip(videos, frames, strict=False):
+                v.write(f)
+            bar.update(1)
+    bar.close()
+    for v in videos:
+        v.close()
+    dim = params.perception.embedding_dim
+    for cdir, a in zip(cam_dirs, acc, strict=True):
+        np.savez_compressed(
+            cdir / PERCEPTION_NAME,
+            frame_id=np.concatenate(a["frame_id"]) if a["frame_id"] else np.zeros(0, np.int32),
+            bbox=np.concatenate(a["bbox"]) if a["bbox"] else np.zeros((0, 4), np.float32),
+            score=np.concatenate(a["score"]) if a["score"] else np.zeros(0, np.float32),
+            embedding=np.concatenate(a["embedding"]) if a["embedding"] else np.zeros((0, dim), np.float32),
+            gt_id=np.concatenate(a["gt_id"]) if a["gt_id"] else np.zeros(0, np.int32),
+            num_frames=np.int32(params.frames),
+            fps=np.float32(params.fps),
+            image_size=np.array(params.image_size, np.int32),
+        )
+    floor = sim.population.floor
+    meta = {
+        "scene": scene_dir.name,
+        "difficulty": difficulty,
+        "frames": params.frames,
+        "fps": params.fps,
+        "seed": params.seed,
+        "floor": {"width": floor.width, "depth": floor.depth, "doors": floor.doors.tolist()},
+        "identities": sim.population.num_identities,
+        "cameras": [c.camera_id for c in sim.cameras],
+        "params": asdict(params),
+        "note": "gt ids in ground_truth.txt and perception.npz gt_id are identity + 1; gt_id -1 = false "
+        "positive, -2 = unannotated crowd",
+    }
+    (scene_dir / SCENE_META_NAME).write_text(json.dumps(meta, indent=2))
+    return scene_dir

@@ -1,0 +1,42 @@
+import subprocess
+import sys
+
+import pytest
+
+from mcpt.cli import build_parser, main
+
+
+def test_help_lists_every_command_with_one_line(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    parser = build_parser()
+    names = parser._subparsers._group_actions[0].choices.keys()
+    assert {"simulate", "eval", "merge"} <= set(names)
+    for name in names:
+        assert name in out
+
+
+def test_every_command_has_help():
+    parser = build_parser()
+    for name in parser._subparsers._group_actions[0].choices:
+        proc = subprocess.run([sys.executable, "-m", "mcpt", name, "--help"], capture_output=True, text=True)
+        assert proc.returncode == 0, name
+        assert "usage: mcpt " + name in proc.stdout
+
+
+def test_simulate_then_eval_end_to_end(tmp_path):
+    out = tmp_path / "split"
+    assert main(["simulate", str(out), "--cameras", "2", "--frames", "30", "--people", "3", "--scenes", "2", "-q"]) == 0
+    assert (out / "scene_002" / "camera_0004" / "perception.npz").is_file()  # global camera numbering
+    gt = out / "scene_001" / "ground_truth.txt"
+    assert main(["eval", "--gt", str(gt), "--pred", str(gt), "--json", str(tmp_path / "e.json")]) == 0
+
+
+def test_bad_input_exit_code_2_one_line(tmp_path):
+    empty = tmp_path / "scene_009"
+    empty.mkdir()
+    proc = subprocess.run([sys.executable, "-m", "mcpt", "merge", str(empty)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "no scene_*.txt" in proc.stderr
