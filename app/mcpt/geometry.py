@@ -14,6 +14,18 @@ def foot_points(bbox_xywh: np.ndarray) -> np.ndarray:
     return np.stack([b[:, 0] + 0.5 * b[:, 2], b[:, 1] + b[:, 3]], axis=1)
 
 
+def iou_xywh(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) intersection over union between x, y, w, h boxes."""
+    if not len(a) or not len(b):
+        return np.zeros((len(a), len(b)))
+    a1, a2 = a[:, None, :2], a[:, None, :2] + a[:, None, 2:]
+    b1, b2 = b[None, :, :2], b[None, :, :2] + b[None, :, 2:]
+    wh = np.clip(np.minimum(a2, b2) - np.maximum(a1, b1), 0.0, None)
+    inter = wh[..., 0] * wh[..., 1]
+    union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
 def apply_homography(h: np.ndarray, points: np.ndarray, front_sign: float = 0.0) -> np.ndarray:
     """Map (N, 2) points through a 3x3 homography.
 
@@ -67,3 +79,67 @@ def projection_homography_error(projection: np.ndarray, homography: np.ndarray, 
     err = np.linalg.norm(back - pix[ok], axis=1)
     err[~np.isfinite(err)] = np.inf
     return float(np.median(err))
+
+
+# A person's floor position lies behind the box's bottom-centre (the feet nearest the camera).
+DEFAULT_FOOT_OFFSET_M = 0.1
+# Box edge noise of a detector as a share of box height, and the floor of any foot-point error.
+BOX_NOISE_SHARE = 0.03
+MIN_WORLD_STD_M = 0.05
+# Feet cut off by the image's bottom edge: the floor position is unknown along the viewing ray.
+CUT_FEET_STD_M = 5.0
+
+
+def foot_pixels(bbox_xywh: np.ndarray, projection: np.ndarray | None = None) -> np.ndarray:
+    """Where a person stands, in the image.
+
+    Without a projection matrix this is the box's bottom-centre. With one, vertical lines are not
+    vertical in a tilted camera's image: they converge at the vertical vanishing point (the image
+    of the z axis, ``P[:, 2]``), so the standing point is where the line from that point through
+    the box centre meets the box's bottom edge.
+    """
+    b = np.asarray(bbox_xywh, dtype=np.float64).reshape(-1, 4)
+    bottom = foot_points(b)
+    if projection is None or not len(b):
+        return bottom
+    vvp = projection[:, 2]
+    centre = np.stack([b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2, np.ones(len(b))], axis=1)
+    axis = np.cross(centre, vvp)
+    bottom_line = np.stack([np.zeros(len(b)), np.ones(len(b)), -bottom[:, 1]], axis=1)
+    hom = np.cross(axis, bottom_line)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pts = hom[:, :2] / hom[:, 2:3]
+    # keep the corrected x within the box; fall back where the geometry degenerates
+    ok = np.isfinite(pts).all(axis=1) & (pts[:, 0] >= b[:, 0]) & (pts[:, 0] <= b[:, 0] + b[:, 2])
+    return np.where(ok[:, None], pts, bottom)
+
+
+def standing_points(
+    bbox_xywh: np.ndarray,
+    homography_inv: np.ndarray,
+    front_sign: float,
+    image_height: int,
+    projection: np.ndarray | None = None,
+    foot_offset_m: float = DEFAULT_FOOT_OFFSET_M,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Floor position (N, 2) of each boxed person and its standard deviation in metres (N,).
+
+    The foot pixel (see ``foot_pixels``) goes to the floor through the homography, then moves
+    ``foot_offset_m`` away from the camera. The deviation scales the detector's box noise by the
+    floor distance one pixel spans there, so distant people count less when cameras are fused;
+    feet cut off by the image's bottom edge get ``CUT_FEET_STD_M``.
+    """
+    b = np.asarray(bbox_xywh, dtype=np.float64).reshape(-1, 4)
+    feet = foot_pixels(b, projection)
+    world = apply_homography(homography_inv, feet, front_sign)
+    below = apply_homography(homography_inv, feet + np.array([0.0, 1.0]), front_sign)
+    step = below - world  # floor metres per pixel down the image, pointing at the camera
+    metres_per_px = np.linalg.norm(step, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        toward = step / metres_per_px[:, None]
+    world = world - foot_offset_m * np.nan_to_num(toward)
+    std = np.hypot(BOX_NOISE_SHARE * b[:, 3] * metres_per_px, MIN_WORLD_STD_M)
+    cut = b[:, 1] + b[:, 3] >= image_height - 2.0
+    std = np.where(cut, CUT_FEET_STD_M, std)
+    std = np.where(np.isfinite(std), std, np.inf)
+    return world, std

@@ -24,6 +24,7 @@ class Observation:
     score: float
     embedding: np.ndarray  # float32, L2-normalised
     world_xy: np.ndarray  # ground-plane metres; NaN when the foot point is above the horizon
+    world_std: float = float("nan")  # metres; NaN = unknown (the association core assumes its default)
     keypoints: np.ndarray | None = None
 
 
@@ -41,6 +42,7 @@ class ObservationBatch:
     embedding: np.ndarray  # float32 (N, D)
     world_xy: np.ndarray  # float64 (N, 2)
     cameras: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # cameras live at this step
+    world_std: np.ndarray | None = None  # float64 (N,) metres, None = unknown
 
     def __len__(self) -> int:
         return int(self.camera_id.shape[0])
@@ -71,6 +73,7 @@ class ObservationBatch:
                 score=float(self.score[i]),
                 embedding=self.embedding[i].copy(),
                 world_xy=self.world_xy[i].copy(),
+                world_std=float("nan") if self.world_std is None else float(self.world_std[i]),
             )
             for i in range(len(self))
         ]
@@ -91,6 +94,7 @@ class ObservationBatch:
             score=np.array([o.score for o in observations], np.float64),
             embedding=np.array([o.embedding for o in observations], np.float32).reshape(len(observations), -1),
             world_xy=np.array([o.world_xy for o in observations], np.float64).reshape(-1, 2),
+            world_std=np.array([o.world_std for o in observations], np.float64),
         )
 
 
@@ -110,4 +114,5 @@ def concat_batches(
         score=np.concatenate([p.score for p in parts]),
         embedding=np.concatenate([p.embedding for p in parts]),
         world_xy=np.concatenate([p.world_xy for p in parts]),
+        world_std=np.concatenate([p.world_std if p.world_std is not None else np.full(len(p), np.nan) for p in parts]),
     )

@@ -8,6 +8,7 @@ import numpy as np
 from scipy.spatial.distance import cdist
 
 from mcpt.evaluation.trackeval_bridge import group_by_frame, sequence_data, trackeval_metrics
+from mcpt.geometry import iou_xywh
 from mcpt.scene.results import Rows
 
 HOTA_FIELDS = ("HOTA", "DetA", "AssA", "LocA", "DetRe", "DetPr", "AssRe", "AssPr")
@@ -34,18 +35,6 @@ def distance_similarity(tau: float):
         return np.maximum(0.0, 1.0 - cdist(g, p) / tau)
 
     return sim
-
-
-def box_iou(g: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """IoU between (N, 4) and (M, 4) x, y, w, h boxes."""
-    if not len(g) or not len(p):
-        return np.zeros((len(g), len(p)))
-    g1, g2 = g[:, None, :2], g[:, None, :2] + g[:, None, 2:]
-    p1, p2 = p[None, :, :2], p[None, :, :2] + p[None, :, 2:]
-    wh = np.clip(np.minimum(g2, p2) - np.maximum(g1, p1), 0.0, None)
-    inter = wh[..., 0] * wh[..., 1]
-    union = (g[:, 2] * g[:, 3])[:, None] + (p[:, 2] * p[:, 3])[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
 def _frames(*frame_arrays: np.ndarray) -> np.ndarray:
@@ -75,7 +64,7 @@ def box_sequence(gt: Rows, pred: Rows) -> dict:
     gk, pk = _camera_frame_key(gt), _camera_frame_key(pred)
     frames = _frames(gk, pk)
     return sequence_data(
-        group_by_frame(gk, gt.obj, gt.box, frames), group_by_frame(pk, pred.obj, pred.box, frames), box_iou
+        group_by_frame(gk, gt.obj, gt.box, frames), group_by_frame(pk, pred.obj, pred.box, frames), iou_xywh
     )
 
 

@@ -10,7 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from mcpt.errors import InputError
-from mcpt.geometry import apply_homography, image_grid, projection_homography_error
+from mcpt.geometry import (
+    DEFAULT_FOOT_OFFSET_M,
+    apply_homography,
+    image_grid,
+    projection_homography_error,
+    standing_points,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +44,12 @@ class Calibration:
     def image_to_world(self, pixels: np.ndarray) -> np.ndarray:
         """(N, 2) pixels -> (N, 2) floor metres; NaN for pixels on or above the horizon."""
         return apply_homography(self.homography_inv, pixels, self.front_sign)
+
+    def standing_points(self, boxes: np.ndarray, image_height: int, foot_offset_m: float = DEFAULT_FOOT_OFFSET_M):
+        """Floor positions and their std (metres) of boxed people seen by this camera."""
+        return standing_points(
+            boxes, self.homography_inv, self.front_sign, image_height, self.projection, foot_offset_m
+        )
 
     def world_to_image(self, world_xy: np.ndarray) -> np.ndarray:
         return apply_homography(self.homography, world_xy)

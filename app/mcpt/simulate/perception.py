@@ -22,6 +22,7 @@ FP_ID = -1  # a false positive
 CROWD_ID = -2  # an unannotated person of a crowd burst
 _CYLINDER_ANGLES = np.linspace(0, 2 * np.pi, 8, endpoint=False)
 MIN_VISIBLE_FRACTION = 0.3
+FOOT_RADIUS_M = 0.12  # the feet's footprint: the box bottom is its point nearest the camera
 MAX_GT_OCCLUSION = 0.9
 
 
@@ -88,17 +89,23 @@ class PerceptionModel:
 
     # -- helpers ---------------------------------------------------------------------------------
     def _boxes(self, cam: PinholeCamera, ids: np.ndarray, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Unclipped image boxes of standing cylinders, and their foot depth."""
+        """Unclipped image boxes of standing people, and their foot depth.
+
+        A person is a body cylinder (shoulder radius, from the hips to the top of the head) over a
+        small footprint circle on the floor: the box's sides come from the body and its bottom from
+        the feet, so the bottom-centre lies a little in front of the person's floor position.
+        """
         h = self.pop.height[ids]
         r = self.pop.radius[ids]
         ring = np.stack([np.cos(_CYLINDER_ANGLES), np.sin(_CYLINDER_ANGLES)], axis=1)
-        base = xy[:, None, :] + r[:, None, None] * ring[None]
+        k = len(_CYLINDER_ANGLES)
+
+        def layer(radius: np.ndarray, z: np.ndarray) -> np.ndarray:
+            base = xy[:, None, :] + radius[:, None, None] * ring[None]
+            return np.concatenate([base, np.broadcast_to(z[:, None, None], (len(xy), k, 1))], axis=2)
+
         pts = np.concatenate(
-            [
-                np.concatenate([base, np.zeros((*base.shape[:2], 1))], axis=2),
-                np.concatenate([base, np.broadcast_to(h[:, None, None], (*base.shape[:2], 1))], axis=2),
-            ],
-            axis=1,
+            [layer(np.full(len(xy), FOOT_RADIUS_M), np.zeros(len(xy))), layer(r, 0.35 * h), layer(r, h)], axis=1
         )
         depth_all = cam.depth(pts)
         uv = cam.project(pts)

@@ -1,0 +1,464 @@
+"""The online associator: Observations of one time step in, global identities and positions out.
+
+Per step:
+1. keep each local track (camera, local id) with the cluster it joined before, while its floor
+   position and appearance stay consistent with that cluster;
+2. match the remaining confident observations camera by camera to active clusters (distance +
+   appearance), then to lost clusters (appearance, with a speed gate), then to unconfirmed ones;
+3. group what is left across cameras into new, unconfirmed clusters;
+4. attach observations unfit for clustering (low score, squat boxes) to the nearest identity;
+5. fuse each cluster's floor position (robust mean of its cameras, constant-velocity Kalman),
+   add clean features to its bank, confirm after ``min_hits`` frames;
+6. every ``period`` frames, refine clusters (split / merge / re-link, see refine.py);
+7. output every observation of a confirmed cluster with the cluster's global id and position.
+
+Global ids are given at confirmation and never reused; a row once output is never changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mcpt.association.grouping import group_observations
+from mcpt.association.kalman import PointKalman
+from mcpt.association.matching import linear_assignment
+from mcpt.association.refine import refine
+from mcpt.association.store import FREE, LOST, TENTATIVE, TRACKED, ClusterStore
+from mcpt.config import AssociationConfig
+from mcpt.observation import ObservationBatch
+
+STAGES = ("none", "binding", "active", "lost", "unconfirmed", "new", "fallback")
+BINDING_TTL = 30  # frames a (camera, local track) -> cluster binding outlives its last use
+FEATURE_MAX_OVERLAP = 0.2  # a box covered more than this by others gives no bank feature
+
+
+@dataclass
+class StepResult:
+    frame_id: int
+    global_id: np.ndarray  # (N,) int64, -1 where the observation is not output
+    position: np.ndarray  # (N, 2) floor position written for the row (NaN where not output)
+    cluster: np.ndarray  # (N,) internal cluster id (-1 unassigned), for diagnostics
+    stage: np.ndarray  # (N,) index into STAGES: which step assigned the row, for diagnostics
+
+
+@dataclass
+class AssociatorStats:
+    frames: int = 0
+    observations: int = 0
+    output_rows: int = 0
+    confirmed: int = 0
+    splits: int = 0
+    merges: int = 0
+    relinks: int = 0
+    lost_revived: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def _box_overlap_within_camera(cameras: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Per box, the largest fraction of it covered by another box of the same camera."""
+    out = np.zeros(len(boxes))
+    for cam in np.unique(cameras):
+        idx = np.flatnonzero(cameras == cam)
+        if len(idx) < 2:
+            continue
+        b = boxes[idx]
+        a1, a2 = b[:, None, :2], b[:, None, :2] + b[:, None, 2:]
+        c1, c2 = b[None, :, :2], b[None, :, :2] + b[None, :, 2:]
+        wh = np.clip(np.minimum(a2, c2) - np.maximum(a1, c1), 0, None)
+        frac = wh[..., 0] * wh[..., 1] / np.maximum(b[:, 2] * b[:, 3], 1e-9)[:, None]
+        np.fill_diagonal(frac, 0.0)
+        out[idx] = frac.max(axis=1)
+    return out
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    order = np.argsort(values)
+    cum = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cum, 0.5 * cum[-1])])
+
+
+class Associator:
+    def __init__(self, cfg: AssociationConfig, fps: float = 10.0) -> None:
+        self.cfg = cfg
+        self.fps = fps
+        self.kf = PointKalman(1.0 / fps, cfg.position.accel_std, cfg.position.meas_std)
+        self.store: ClusterStore | None = None
+        self.bindings: dict[tuple[int, int], tuple[int, int, int]] = {}  # key -> (slot, cid, last frame)
+        self.next_out_id = 1
+        self.stats = AssociatorStats()
+        self.frame = -1
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _ensure_store(self, dim: int) -> ClusterStore:
+        if self.store is None:
+            t = self.cfg.tracker
+            self.store = ClusterStore(t.bank_size, t.bank_anchors, dim)
+        return self.store
+
+    def _predict(self, frame: int) -> None:
+        s = self.store
+        live = s.slots_in(TENTATIVE, TRACKED)
+        steps = frame - s.pred_frame[live]
+        s.mean[live], s.cov[live] = self.kf.predict(s.mean[live], s.cov[live], steps)
+        s.pred_frame[live] = frame
+
+    def _match_cost(
+        self,
+        feats: np.ndarray,
+        world: np.ndarray,
+        slots: np.ndarray,
+        emb_gate: float,
+        dist_gate: float | None,
+        dist_weight: float,
+    ) -> np.ndarray:
+        """Normalised cost (<= 1 inside the gates, inf outside) between observations and clusters."""
+        s = self.store
+        use_app, use_world = self.cfg.use_appearance, self.cfg.use_world
+        cost = np.zeros((len(feats), len(slots)))
+        if use_world and dist_gate is not None:
+            d = np.linalg.norm(world[:, None, :] - s.mean[slots][None, :, :2], axis=2)
+            d = np.where(np.isfinite(d), d, np.inf)
+            w = dist_weight if use_app else 1.0
+            cost += w * np.minimum(d / dist_gate, 1.0)
+            cost[d > dist_gate] = np.inf
+        if use_app:
+            a = s.bank_distance(feats, slots)
+            w = (1.0 - dist_weight) if (use_world and dist_gate is not None) else 1.0
+            cost += w * np.minimum(a / emb_gate, 1.0)
+            cost[a > emb_gate] = np.inf
+        return cost
+
+    def _assign_per_camera(
+        self, rows: np.ndarray, slots: np.ndarray, cams: np.ndarray, assign: np.ndarray, cost_fn
+    ) -> None:
+        """Hungarian per camera: one observation per cluster per camera, clusters keep other cameras."""
+        if not len(rows) or not len(slots):
+            return
+        slot_cams = {}
+        taken = assign >= 0
+        for slot, cam in zip(assign[taken].tolist(), cams[taken].tolist(), strict=True):
+            slot_cams.setdefault(slot, set()).add(cam)
+        full_cost = cost_fn(rows, slots)
+        for cam in np.unique(cams[rows]).tolist():
+            sel = np.flatnonzero(cams[rows] == cam)
+            free_cols = np.array(
+                [k for k, sl in enumerate(slots.tolist()) if cam not in slot_cams.get(sl, ())], dtype=np.int64
+            )
+            if not len(free_cols):
+                continue
+            m, _, _ = linear_assignment(full_cost[np.ix_(sel, free_cols)], 1.0)
+            for r, c in m.tolist():
+                assign[rows[sel[r]]] = slots[free_cols[c]]
+
+    # -- one step --------------------------------------------------------------------------------
+    def update(self, batch: ObservationBatch) -> StepResult:
+        cfg, tc = self.cfg, self.cfg.tracker
+        t = batch.frame_id
+        self.frame = t
+        n = len(batch)
+        self.stats.frames += 1
+        self.stats.observations += n
+        dim = batch.embedding.shape[1] if batch.embedding.ndim == 2 and batch.embedding.shape[1] else 1
+        s = self._ensure_store(dim)
+        self._predict(t)
+
+        cams = batch.camera_id.astype(np.int64)
+        world = batch.world_xy.astype(np.float64)
+        feats = batch.embedding.astype(np.float32) if n else np.zeros((0, s.dim), np.float32)
+        boxes = batch.bbox.astype(np.float64)
+        std = batch.world_std if batch.world_std is not None else np.full(n, np.nan)
+        std = np.where(np.isfinite(std), std, cfg.position.meas_std)
+        has_world = np.all(np.isfinite(world), axis=1) & (std <= cfg.position.max_reliable_std)
+        hw = boxes[:, 3] / np.maximum(boxes[:, 2], 1e-9)
+        cc = cfg.clustering
+        quality = (batch.score >= cc.min_score) & (hw >= cc.min_height_width_ratio)
+        if cfg.use_world:
+            quality &= has_world
+        assign = np.full(n, -1, np.int64)
+        stage = np.zeros(n, np.int8)
+
+        def mark(code: int) -> None:
+            stage[(assign >= 0) & (stage == 0)] = code
+
+        def unassigned_quality() -> np.ndarray:
+            return np.flatnonzero((assign < 0) & quality)
+
+        # 1. local tracks stay with their cluster while consistent
+        self._apply_bindings(batch, cams, world, feats, has_world, assign)
+        mark(1)
+
+        # 2. confident unbound observations -> active clusters (tracked, or lost only briefly)
+        recent = s.slots_in(LOST)
+        active = np.concatenate([s.slots_in(TRACKED), recent[t - s.last[recent] <= tc.id_pool_frames]])
+        appearance_only = tc.appearance_only_every > 0 and t % tc.appearance_only_every == 0 and cfg.use_appearance
+        gate, weight = (tc.bind_gate_m, 0.0) if appearance_only else (tc.euc_thresh, tc.distance_weight)
+        self._assign_per_camera(
+            unassigned_quality(),
+            active,
+            cams,
+            assign,
+            lambda r, sl: self._match_cost(feats[r], world[r], sl, tc.emb_thresh, gate, weight),
+        )
+        mark(2)
+
+        # 3. -> lost clusters, on appearance, where the time lost allows the distance
+        lost = s.slots_in(LOST)
+        lost = lost[t - s.last[lost] > tc.id_pool_frames]
+        if cfg.use_appearance:
+            self._assign_per_camera(
+                unassigned_quality(), lost, cams, assign, lambda r, sl: self._lost_cost(feats[r], world[r], sl, t)
+            )
+        self.stats.lost_revived += len(np.unique(assign[(assign >= 0) & (stage == 0)]))
+        mark(3)
+
+        # 4. -> unconfirmed clusters
+        self._assign_per_camera(
+            unassigned_quality(),
+            s.slots_in(TENTATIVE),
+            cams,
+            assign,
+            lambda r, sl: self._match_cost(feats[r], world[r], sl, tc.emb_thresh, tc.euc_thresh, tc.distance_weight),
+        )
+        mark(4)
+
+        # 5. the rest -> new clusters, grouped across cameras
+        self._new_clusters(t, unassigned_quality(), cams, world, feats, has_world, assign)
+        mark(5)
+
+        # 6. observations unfit for clustering -> nearest identity by position
+        rows = np.flatnonzero((assign < 0) & has_world)
+        if cfg.use_world:
+            live = s.slots_in(TRACKED, TENTATIVE)
+            self._assign_per_camera(rows, live, cams, assign, lambda r, sl: self._distance_cost(world[r], sl))
+        mark(6)
+
+        # 7. update clusters
+        overlap = _box_overlap_within_camera(cams, boxes) if n else np.zeros(0)
+        good_feature = quality & (overlap <= FEATURE_MAX_OVERLAP) & (batch.score >= cfg.sct.track_high_thresh)
+        self._update_clusters(t, assign, world, std, has_world, feats, boxes, good_feature)
+
+        # 8. refinement
+        if cfg.refine.enabled and cfg.refine.period > 0 and t % cfg.refine.period == 0:
+            refine(self, t, assign, cams, feats, batch.local_track_id)
+
+        # 9. bookkeeping: bindings, expiry
+        self._bind(batch, assign, t)
+        self._expire(t)
+
+        # 10. output
+        gid = np.full(n, -1, np.int64)
+        position = np.full((n, 2), np.nan)
+        cid = np.full(n, -1, np.int64)
+        ok = assign >= 0
+        cid[ok] = s.cid[assign[ok]]
+        out = ok.copy()
+        out[ok] = s.out_id[assign[ok]] >= 0
+        gid[out] = s.out_id[assign[out]]
+        position[out] = s.mean[assign[out], :2]
+        if not cfg.position.fuse:
+            own = out & has_world
+            position[own] = world[own]
+        self.stats.output_rows += int(out.sum())
+        stage[assign < 0] = 0
+        return StepResult(t, gid, position, cid, stage)
+
+    # -- steps -------------------------------------------------------------------------------------
+    def _apply_bindings(self, batch, cams, world, feats, has_world, assign) -> None:
+        s, tc = self.store, self.cfg.tracker
+        locals_ = batch.local_track_id
+        rows, slots = [], []
+        for i in np.flatnonzero(locals_ >= 0).tolist():
+            b = self.bindings.get((int(cams[i]), int(locals_[i])))
+            if b is None:
+                continue
+            slot, cid, _ = b
+            if s.cid[slot] != cid or s.state[slot] == FREE:
+                continue
+            if s.state[slot] == LOST and self.frame - s.last[slot] > tc.id_pool_frames:
+                continue
+            rows.append(i)
+            slots.append(slot)
+        if not rows:
+            return
+        rows_a, slots_a = np.array(rows), np.array(slots)
+        ok = np.ones(len(rows_a), bool)
+        dist = np.zeros(len(rows_a))
+        if self.cfg.use_world:
+            dist = np.linalg.norm(world[rows_a] - s.mean[slots_a, :2], axis=1)
+            dist = np.where(has_world[rows_a], dist, 0.0)
+            ok &= dist <= tc.bind_gate_m
+        if self.cfg.use_appearance:
+            has_smooth = np.any(s.smooth[slots_a] != 0, axis=1)
+            app = np.clip((1.0 - np.einsum("nd,nd->n", feats[rows_a], s.smooth[slots_a])) * 0.5, 0, 1)
+            ok &= ~has_smooth | (app <= tc.bind_emb_gate)
+        # one observation per camera per cluster: the closest wins
+        order = np.lexsort((rows_a, dist))
+        seen: set[tuple[int, int]] = set()
+        for k in order.tolist():
+            if not ok[k]:
+                continue
+            key = (int(slots_a[k]), int(cams[rows_a[k]]))
+            if key in seen:
+                continue
+            seen.add(key)
+            assign[rows_a[k]] = slots_a[k]
+
+    def _new_clusters(self, t, rows, cams, world, feats, has_world, assign) -> None:
+        s, cfg, cc = self.store, self.cfg, self.cfg.clustering
+        groups = group_observations(
+            cams[rows],
+            world[rows],
+            feats[rows],
+            cc.emb_thresh,
+            cc.euc_thresh,
+            cc.appearance_ratio,
+            cfg.use_world,
+            cfg.use_appearance,
+        )
+        if not groups:
+            return
+        new_slots = s.new(len(groups), t)
+        pos = np.zeros((len(groups), 2))
+        for k, (g, slot) in enumerate(zip(groups, new_slots.tolist(), strict=True)):
+            assign[rows[g]] = slot
+            pts = world[rows[g]][has_world[rows[g]]]
+            if len(pts):
+                pos[k] = np.median(pts, axis=0)
+        s.mean[new_slots], s.cov[new_slots] = self.kf.initiate(pos)
+        s.pred_frame[new_slots] = t
+
+    def _lost_cost(self, feats: np.ndarray, world: np.ndarray, slots: np.ndarray, t: int) -> np.ndarray:
+        s, tc = self.store, self.cfg.tracker
+        a = s.bank_distance(feats, slots)
+        cost = np.minimum(a / tc.emb_thresh, 1.0)
+        cost[a > tc.emb_thresh] = np.inf
+        if tc.lost_max_speed > 0 and self.cfg.use_world:
+            gap = (t - s.last[slots]) / self.fps
+            reach = tc.lost_max_speed * gap + tc.euc_thresh
+            d = np.linalg.norm(world[:, None, :] - s.mean[slots][None, :, :2], axis=2)
+            cost[~(d <= reach[None, :])] = np.inf
+        return cost
+
+    def _distance_cost(self, world: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        gate = self.cfg.tracker.fallback_gate_m
+        d = np.linalg.norm(world[:, None, :] - self.store.mean[slots][None, :, :2], axis=2)
+        cost = np.minimum(d / gate, 1.0)
+        cost[~(d <= gate)] = np.inf
+        return cost
+
+    def _update_clusters(self, t, assign, world, std, has_world, feats, boxes, good_feature) -> None:
+        s, cfg = self.store, self.cfg
+        ok = np.flatnonzero(assign >= 0)
+        slots_seen = np.unique(assign[ok])
+        order = ok[np.argsort(assign[ok], kind="stable")]
+        bounds = np.searchsorted(assign[order], slots_seen, side="left")
+        ends = np.searchsorted(assign[order], slots_seen, side="right")
+        meas = np.full((len(slots_seen), 2), np.nan)
+        meas_var = np.zeros(len(slots_seen))
+        pred = s.mean[slots_seen, :2]
+        for k, (a, b) in enumerate(zip(bounds.tolist(), ends.tolist(), strict=True)):
+            rows = order[a:b]
+            slot = int(slots_seen[k])
+            sel = rows[has_world[rows]]
+            if len(sel):
+                meas[k], meas_var[k] = self._fuse(world[sel], std[sel], pred[k], s.hits[slot] > 0)
+            g = rows[good_feature[rows]]
+            if len(g) and cfg.use_appearance:
+                s.add_features(slot, feats[g], boxes[g, 2] * boxes[g, 3], cfg.sct.feature_ema)
+        has = np.isfinite(meas[:, 0])
+        # a cluster back from lost restarts its motion model where it is seen now
+        restart = has & (s.state[slots_seen] == LOST)
+        if restart.any():
+            sl = slots_seen[restart]
+            s.mean[sl], s.cov[sl] = self.kf.initiate(meas[restart])
+            s.pred_frame[sl] = t
+        upd = has & ~restart
+        if upd.any():
+            sl = slots_seen[upd]
+            s.mean[sl], s.cov[sl] = self.kf.update(s.mean[sl], s.cov[sl], meas[upd], meas_var[upd])
+        s.hits[slots_seen] += 1
+        s.misses[slots_seen] = 0
+        s.last[slots_seen] = t
+        s.state[slots_seen[s.state[slots_seen] == LOST]] = TRACKED
+        confirm = slots_seen[(s.state[slots_seen] == TENTATIVE) & (s.hits[slots_seen] >= cfg.tracker.min_hits)]
+        self._confirm(confirm)
+        # clusters not seen now
+        unseen = np.setdiff1d(s.slots_in(TENTATIVE, TRACKED), slots_seen)
+        tracked_unseen = unseen[s.state[unseen] == TRACKED]
+        s.state[tracked_unseen] = LOST
+        tent = unseen[s.state[unseen] == TENTATIVE]
+        s.misses[tent] += 1
+        s.free(tent[s.misses[tent] > cfg.tracker.tentative_max_misses])
+
+    def _fuse(self, pts: np.ndarray, stds: np.ndarray, pred: np.ndarray, has_pred: bool) -> tuple[np.ndarray, float]:
+        """Inverse-variance mean of one cluster's floor points after rejecting outliers; its variance.
+
+        With three or more cameras, points farther than ``outlier_m`` from the (weighted) median
+        are dropped; with two that disagree, the one nearer the motion model's prediction is kept.
+        """
+        lim = self.cfg.position.outlier_m
+        w = 1.0 / np.maximum(stds, 1e-3) ** 2
+        if len(pts) == 2 and np.linalg.norm(pts[0] - pts[1]) > lim and has_pred:
+            keep = np.zeros(2, bool)
+            keep[int(np.argmin(np.linalg.norm(pts - pred, axis=1)))] = True
+        elif len(pts) >= 3:
+            med = np.array([_weighted_median(pts[:, k], w) for k in range(2)])
+            keep = np.linalg.norm(pts - med, axis=1) <= lim
+            if not keep.any():
+                keep = np.linalg.norm(pts - med, axis=1) == np.linalg.norm(pts - med, axis=1).min()
+        else:
+            keep = np.ones(len(pts), bool)
+        wk = w[keep]
+        return (pts[keep] * wk[:, None]).sum(axis=0) / wk.sum(), float(1.0 / wk.sum())
+
+    def _confirm(self, slots: np.ndarray) -> None:
+        s = self.store
+        for slot in np.sort(slots).tolist():
+            s.state[slot] = TRACKED
+            if s.out_id[slot] < 0:
+                s.out_id[slot] = self.next_out_id
+                self.next_out_id += 1
+                self.stats.confirmed += 1
+
+    def _bind(self, batch: ObservationBatch, assign: np.ndarray, t: int) -> None:
+        s = self.store
+        locals_ = batch.local_track_id
+        for i in np.flatnonzero((assign >= 0) & (locals_ >= 0)).tolist():
+            slot = int(assign[i])
+            self.bindings[(int(batch.camera_id[i]), int(locals_[i]))] = (slot, int(s.cid[slot]), t)
+        if t % BINDING_TTL == 0 and self.bindings:
+            self.bindings = {k: v for k, v in self.bindings.items() if t - v[2] <= BINDING_TTL}
+
+    def _expire(self, t: int) -> None:
+        s, tc = self.store, self.cfg.tracker
+        lost = s.slots_in(LOST)
+        if not len(lost):
+            return
+        old = lost[t - s.last[lost] > tc.max_time_lost]
+        s.free(old)
+        lost = s.slots_in(LOST)
+        if len(lost) > tc.max_lost:
+            oldest = lost[np.lexsort((s.cid[lost], s.last[lost]))][: len(lost) - tc.max_lost]
+            s.free(oldest)
+
+    def unbind_rows(self, rows: np.ndarray, cams: np.ndarray, locals_: np.ndarray) -> None:
+        """Forget the bindings of these observations' local tracks (after a split)."""
+        for i in rows.tolist():
+            if locals_[i] >= 0:
+                self.bindings.pop((int(cams[i]), int(locals_[i])), None)
+
+    def rebind(self, from_slot: int, to_slot: int) -> None:
+        """Local tracks bound to one cluster now belong to another (after a merge or re-link)."""
+        s = self.store
+        old_cid, new_cid = int(s.cid[from_slot]), int(s.cid[to_slot])
+        for key, (slot, cid, last) in list(self.bindings.items()):
+            if slot == from_slot and cid == old_cid:
+                self.bindings[key] = (to_slot, new_cid, last)
+
+    def active_identities(self) -> int:
+        s = self.store
+        if s is None:
+            return 0
+        return int(np.sum((s.state == TRACKED) & (s.out_id >= 0)))

@@ -1,0 +1,41 @@
+"""Assignment and distance helpers shared by the trackers."""
+
+from __future__ import annotations
+
+import lap
+import numpy as np
+
+from mcpt.geometry import iou_xywh  # noqa: F401  (re-exported for the trackers)
+
+INF_COST = 1e6
+
+
+def linear_assignment(cost: np.ndarray, thresh: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Min-cost matching keeping only pairs with cost <= thresh.
+
+    Returns (matches (k, 2) of row/col indices, unmatched rows, unmatched cols). Deterministic.
+    """
+    n, m = cost.shape
+    if n == 0 or m == 0:
+        return np.zeros((0, 2), np.int64), np.arange(n), np.arange(m)
+    c = np.where(np.isfinite(cost), cost, INF_COST)
+    _, x, _ = lap.lapjv(c, extend_cost=True, cost_limit=thresh)
+    rows = np.flatnonzero(x >= 0)
+    cols = x[rows]
+    ok = c[rows, cols] <= thresh
+    rows, cols = rows[ok], cols[ok]
+    matches = np.stack([rows, cols], axis=1).astype(np.int64)
+    un_r = np.setdiff1d(np.arange(n), rows)
+    un_c = np.setdiff1d(np.arange(m), cols)
+    return matches, un_r, un_c
+
+
+def cosine_half_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(1 - cos) / 2 in [0, 1] between rows of unit vectors (the reference method's appearance scale)."""
+    if not len(a) or not len(b):
+        return np.zeros((len(a), len(b)))
+    return np.clip((1.0 - a.astype(np.float32) @ b.astype(np.float32).T) * 0.5, 0.0, 1.0).astype(np.float64)
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)

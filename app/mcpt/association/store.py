@@ -1,0 +1,144 @@
+"""Cluster state as arrays (one row per slot), so matching gathers rows instead of looping objects.
+
+A cluster is one (hypothesised) person across cameras: a fused floor position with a
+constant-velocity Kalman filter, and a bank of good appearance features whose first
+``anchors`` entries are never replaced (the identity's reference look) while the rest is a
+ring of recent looks. Slots are recycled; ``cid`` tells a recycled slot from its previous owner.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+FREE, TENTATIVE, TRACKED, LOST = 0, 1, 2, 3
+
+
+class ClusterStore:
+    def __init__(self, bank_size: int, anchors: int, dim: int, capacity: int = 64) -> None:
+        self.bank_size = bank_size
+        self.anchors = min(anchors, bank_size)
+        self.dim = dim
+        self.next_cid = 1
+        self._alloc(capacity)
+
+    def _alloc(self, cap: int) -> None:
+        def grow(name: str, shape: tuple, dtype, fill=0) -> None:
+            new = np.full((cap, *shape), fill, dtype=dtype)
+            old = getattr(self, name, None)
+            if old is not None:
+                new[: len(old)] = old
+            setattr(self, name, new)
+
+        grow("cid", (), np.int64, -1)
+        grow("out_id", (), np.int64, -1)
+        grow("state", (), np.int8, FREE)
+        grow("hits", (), np.int64)
+        grow("misses", (), np.int64)
+        grow("start", (), np.int64)
+        grow("last", (), np.int64)  # last frame with observations
+        grow("pred_frame", (), np.int64)  # frame the Kalman state refers to
+        grow("mean", (4,), np.float64)
+        grow("cov", (4, 4), np.float64)
+        grow("bank", (self.bank_size, self.dim), np.float32)
+        grow("bank_n", (), np.int64)
+        grow("bank_seq", (self.bank_size,), np.int64)  # insertion order (for "the older group")
+        grow("bank_area", (self.bank_size,), np.float64)
+        grow("bank_count", (), np.int64)  # features ever inserted
+        grow("smooth", (self.dim,), np.float32)
+        grow("dirty", (), bool)  # bank changed since the last split check
+        self.capacity = cap
+
+    # -- slots ---------------------------------------------------------------------------------
+    def new(self, n: int, frame: int) -> np.ndarray:
+        free = np.flatnonzero(self.state == FREE)
+        if len(free) < n:
+            self._alloc(max(2 * self.capacity, self.capacity + n))
+            free = np.flatnonzero(self.state == FREE)
+        slots = free[:n]
+        self.cid[slots] = np.arange(self.next_cid, self.next_cid + n)
+        self.next_cid += n
+        self.out_id[slots] = -1
+        self.state[slots] = TENTATIVE
+        self.hits[slots] = 0
+        self.misses[slots] = 0
+        self.start[slots] = frame
+        self.last[slots] = frame
+        self.pred_frame[slots] = frame
+        self.bank_n[slots] = 0
+        self.bank_count[slots] = 0
+        self.smooth[slots] = 0
+        self.dirty[slots] = False
+        return slots
+
+    def free(self, slots: np.ndarray) -> None:
+        self.state[slots] = FREE
+        self.cid[slots] = -1
+
+    def slots_in(self, *states: int) -> np.ndarray:
+        return np.flatnonzero(np.isin(self.state, states))
+
+    # -- appearance ----------------------------------------------------------------------------
+    def add_features(self, slot: int, feats: np.ndarray, areas: np.ndarray, ema: float = 0.9) -> None:
+        for f, a in zip(feats, areas, strict=True):
+            n = self.bank_n[slot]
+            if n < self.bank_size:
+                pos = n
+                self.bank_n[slot] = n + 1
+            else:
+                ring = self.bank_size - self.anchors
+                if ring <= 0:
+                    continue  # a bank of anchors only is frozen once full (the reference's behaviour)
+                pos = self.anchors + (self.bank_count[slot] - self.bank_size) % ring
+            self.bank[slot, pos] = f
+            self.bank_area[slot, pos] = a
+            self.bank_seq[slot, pos] = self.bank_count[slot]
+            self.bank_count[slot] += 1
+            s = self.smooth[slot]
+            s = f if not np.any(s) else ema * s + (1 - ema) * f
+            self.smooth[slot] = s / max(float(np.linalg.norm(s)), 1e-12)
+        if len(feats):
+            self.dirty[slot] = True
+
+    def bank_distance(self, feats: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        """(n, k): mean over each cluster's bank of cosine distance / 2 (1 where a bank is empty)."""
+        if not len(feats) or not len(slots):
+            return np.ones((len(feats), len(slots)))
+        sims = np.einsum("nd,kbd->nkb", feats.astype(np.float32), self.bank[slots])
+        valid = np.arange(self.bank_size)[None, :] < self.bank_n[slots][:, None]  # (k, b)
+        total = np.einsum("nkb,kb->nk", sims, valid.astype(np.float32))
+        count = valid.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_sim = total / np.maximum(count, 1)[None, :]
+        dist = np.clip((1.0 - mean_sim) * 0.5, 0.0, 1.0)
+        dist[:, count == 0] = 1.0
+        return dist
+
+    def bank_block_distance(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(len(a), len(b)): mean pairwise cosine distance / 2 between two sets of clusters' banks."""
+        if not len(a) or not len(b):
+            return np.ones((len(a), len(b)))
+        sims = np.einsum("ixd,jyd->ijxy", self.bank[a], self.bank[b])
+        va = (np.arange(self.bank_size)[None, :] < self.bank_n[a][:, None]).astype(np.float32)
+        vb = (np.arange(self.bank_size)[None, :] < self.bank_n[b][:, None]).astype(np.float32)
+        total = np.einsum("ijxy,ix,jy->ij", sims, va, vb)
+        count = np.outer(va.sum(1), vb.sum(1))
+        dist = np.clip((1.0 - total / np.maximum(count, 1)) * 0.5, 0.0, 1.0)
+        dist[count == 0] = 1.0
+        return dist
+
+    def keep_bank(self, slot: int, keep: np.ndarray) -> None:
+        """Keep only the bank entries selected by the boolean mask (in their order)."""
+        n = self.bank_n[slot]
+        idx = np.flatnonzero(keep[:n])
+        k = len(idx)
+        self.bank[slot, :k] = self.bank[slot, idx]
+        self.bank_area[slot, :k] = self.bank_area[slot, idx]
+        self.bank_seq[slot, :k] = self.bank_seq[slot, idx]
+        self.bank_n[slot] = k
+        self.bank_count[slot] = max(self.bank_count[slot], k)
+        if k:
+            m = self.bank[slot, :k].mean(axis=0)
+            self.smooth[slot] = m / max(float(np.linalg.norm(m)), 1e-12)
+
+    def nbytes(self) -> int:
+        return sum(getattr(self, n).nbytes for n in ("bank", "smooth", "cov", "mean", "bank_seq", "bank_area"))

@@ -1,0 +1,256 @@
+"""One typed configuration: dataclasses with the reference method's values as defaults.
+
+Loaded from YAML (``mcpt ... --config FILE``), overridden on the command line with
+``--set section.key=value``, and per scene from a ``scenes: {scene_XXX: {...}}`` block.
+Errors name the file, the dotted field and what was expected.
+
+Where the reference method had scene-specific values (AIC24 test scenes 61-70 / 71-80 / 81-90),
+the defaults are those of scenes 61-70. Frame counts are frames of the input stream; the
+reference ran at 30 fps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mcpt.errors import InputError
+
+
+@dataclass
+class SCTConfig:
+    """Single-camera tracker (BoT-SORT style, as modified by the reference)."""
+
+    track_high_thresh: float = 0.6
+    track_low_thresh: float = 0.1
+    new_track_thresh: float = 0.7
+    match_thresh: float = 0.8  # cost limit of the first association
+    second_match_thresh: float = 0.5  # IoU-distance limit for low-score boxes
+    unconfirmed_match_thresh: float = 0.7
+    proximity_weight: float = 0.3  # x centre distance / image diagonal
+    appearance_weight: float = 0.7  # x cosine distance / 2
+    proximity_thresh: float = 0.1  # share of the image diagonal; beyond it the cost is 1
+    appearance_thresh: float = 0.4  # cosine distance / 2; beyond it the cost is 1
+    feature_ema: float = 0.9
+    max_time_lost: int = 1  # frames; long-term identity lives at the cluster level
+    # mcpt addition: a box must overlap the track's Kalman-predicted box by this IoU to match it.
+    # The reference's gates (a tenth of the image diagonal) were tuned at 30 fps and let a track jump
+    # to a neighbour when its own person is missed; 0 reproduces the reference.
+    min_iou: float = 0.2
+
+
+@dataclass
+class ClusteringConfig:
+    """Cross-camera grouping of one time step's observations."""
+
+    min_height_width_ratio: float = 1.25  # boxes squatter than this are not clustering candidates
+    min_score: float = 0.6  # candidates need a confident detection
+    emb_thresh: float = 0.30  # cosine distance / 2
+    euc_thresh: float = 1.0  # metres
+    appearance_ratio: float = 0.5  # r in (1 - r) * distance + r * appearance (reference: visible parts / 10)
+
+
+@dataclass
+class ClusterTrackerConfig:
+    """Tracking of clusters (multi-camera identities) over time."""
+
+    bank_size: int = 10  # good features kept per cluster
+    bank_anchors: int = 5  # the oldest features, never replaced (the identity's reference look)
+    min_hits: int = 10  # frames with observations before an identity is confirmed and output
+    max_time_lost: int = 18000  # frames a lost identity is kept for re-linking
+    max_lost: int = 2000  # and at most this many lost identities (oldest dropped first)
+    id_pool_frames: int = 15  # clusters lost at most this long still take observations by position
+    emb_thresh: float = 0.30  # appearance gate for matching (cosine distance / 2)
+    euc_thresh: float = 1.5  # metres, distance gate for matching active clusters
+    distance_weight: float = 0.5  # vs appearance in the active-cluster cost
+    appearance_only_every: int = 10  # every N-th frame active clusters match on appearance alone (0 = never)
+    lost_max_speed: float = 3.0  # m/s: a lost identity cannot reappear farther than this allows (0 = no gate)
+    bind_gate_m: float = 2.0  # a local track stays with its cluster while within this distance...
+    bind_emb_gate: float = 0.45  # ... and this appearance distance (cosine / 2)
+    fallback_gate_m: float = 2.0  # observations unfit for clustering join the nearest identity within this
+    tentative_max_misses: int = 0  # frames an unconfirmed cluster may go unseen before it is dropped
+
+
+@dataclass
+class RefineConfig:
+    """Cluster self-refinement, every ``period`` frames."""
+
+    enabled: bool = True
+    period: int = 5
+    split_emb: float = 0.325  # refine_1st_emb: two feature groups this far apart -> split
+    merge_emb: float = 0.325  # refine_2nd_emb
+    merge_euc: float = 1.0  # refine_2nd_euc, metres
+    relink_emb: float = 0.30  # refine_3rd_emb
+    established_frames: int = 30  # clusters older than this are not merged with each other or re-linked
+
+
+@dataclass
+class PositionConfig:
+    """Fused floor position of an identity: all its cameras, a motion model, outliers rejected."""
+
+    fuse: bool = True  # False: each row carries its own camera's foot point (as the reference)
+    accel_std: float = 1.5  # m/s^2 process noise of the constant-velocity model
+    meas_std: float = 0.25  # m, one camera's foot-point error
+    outlier_m: float = 1.0  # observations farther than this from the cluster's median are not fused
+    # where a person stands relative to the box: metres behind the bottom-centre, away from the camera
+    foot_offset_m: float = 0.1
+    max_reliable_std: float = 1.0  # m; a floor position less certain than this (feet cut off) is not used
+
+
+@dataclass
+class AssociationConfig:
+    sct: SCTConfig = field(default_factory=SCTConfig)
+    clustering: ClusteringConfig = field(default_factory=ClusteringConfig)
+    tracker: ClusterTrackerConfig = field(default_factory=ClusterTrackerConfig)
+    refine: RefineConfig = field(default_factory=RefineConfig)
+    position: PositionConfig = field(default_factory=PositionConfig)
+    use_appearance: bool = True  # ablation: False ignores embeddings everywhere
+    use_world: bool = True  # ablation: False ignores floor positions in matching
+
+
+@dataclass
+class DetectorConfig:
+    conf_thresh: float = 0.1
+    nms_iou: float = 0.45
+
+
+@dataclass
+class Config:
+    association: AssociationConfig = field(default_factory=AssociationConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    scenes: dict[str, dict] = field(default_factory=dict)  # per-scene overrides (raw, applied by for_scene)
+
+    def for_scene(self, scene: str, source: str = "config") -> Config:
+        """This config with the overrides of ``scenes.<scene>`` applied."""
+        over = self.scenes.get(scene)
+        if not over:
+            return self
+        base = to_dict(self)
+        base.pop("scenes")
+        merged = _deep_merge(base, over)
+        cfg = from_dict(Config, merged, source, prefix="")
+        cfg.scenes = self.scenes
+        return cfg
+
+
+def to_dict(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items()}
+    return obj
+
+
+def _deep_merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _coerce(value: Any, tp: Any, source: str, name: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(value, args[0], source, name)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0", "on", "off"):
+            return value.lower() in ("true", "yes", "1", "on")
+        raise InputError(source, f"expected true or false, got {value!r}", field=name)
+    if tp is int:
+        if isinstance(value, bool):
+            raise InputError(source, f"expected an integer, got {value!r}", field=name)
+        try:
+            f = float(value)
+        except (TypeError, ValueError):
+            raise InputError(source, f"expected an integer, got {value!r}", field=name) from None
+        if f != int(f):
+            raise InputError(source, f"expected an integer, got {value!r}", field=name)
+        return int(f)
+    if tp is float:
+        if isinstance(value, bool):
+            raise InputError(source, f"expected a number, got {value!r}", field=name)
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise InputError(source, f"expected a number, got {value!r}", field=name) from None
+    if tp is str:
+        return str(value)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise InputError(source, f"expected a mapping, got {value!r}", field=name)
+        return value
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, source, prefix=name + ".")
+    return value
+
+
+def from_dict(cls: type, data: Any, source: str, prefix: str = ""):
+    if not isinstance(data, dict):
+        raise InputError(source, f"expected a mapping of settings, got {data!r}", field=prefix.rstrip(".") or None)
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise InputError(
+            source, f"unknown setting; expected one of {', '.join(sorted(names))}", field=prefix + str(unknown[0])
+        )
+    kwargs = {k: _coerce(v, hints[k], source, prefix + k) for k, v in data.items()}
+    return cls(**kwargs)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    if "=" not in text:
+        raise InputError("--set", f"expected section.key=value, got {text!r}")
+    key, value = text.split("=", 1)
+    import yaml
+
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else ""
+    except yaml.YAMLError:
+        parsed = value
+    return key.strip().split("."), parsed
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Defaults, then the YAML file, then ``section.key=value`` overrides."""
+    import yaml
+
+    data: dict = {}
+    source = "defaults"
+    if path is not None:
+        path = Path(path)
+        source = str(path)
+        if not path.is_file():
+            raise InputError(path, "config file not found")
+        try:
+            loaded = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            raise InputError(
+                path, f"not valid YAML ({getattr(e, 'problem', e)})", line=None if mark is None else mark.line + 1
+            ) from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise InputError(path, "expected a mapping of sections (association:, detector:, scenes:)")
+        data = loaded or {}
+    merged = _deep_merge(to_dict(Config()), data)
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = merged
+        for k in keys[:-1]:
+            if not isinstance(node.get(k), dict):
+                raise InputError("--set", f"unknown section in {text!r}", field=".".join(keys))
+            node = node[k]
+        if keys[-1] not in node:
+            raise InputError("--set", f"unknown setting in {text!r}", field=".".join(keys))
+        node[keys[-1]] = value
+        source = f"{source} + --set"
+    return from_dict(Config, merged, source)
