@@ -65,12 +65,18 @@ class ClusterTrackerConfig:
     max_lost: int = 2000  # and at most this many lost identities (oldest dropped first)
     id_pool_frames: int = 15  # clusters lost at most this long still take observations by position
     emb_thresh: float = 0.30  # appearance gate for matching (cosine distance / 2)
+    # Reviving a lost identity from one frame's observation, on appearance alone (the reference: 0.30).
+    # mcpt leaves this to the refinement's re-link, which compares whole feature banks: in our
+    # benchmarks single-frame revival handed departed people's ids to newcomers. 0 = never.
+    lost_emb_thresh: float = 0.0
     euc_thresh: float = 1.5  # metres, distance gate for matching active clusters
     distance_weight: float = 0.5  # vs appearance in the active-cluster cost
     appearance_only_every: int = 10  # every N-th frame active clusters match on appearance alone (0 = never)
     lost_max_speed: float = 3.0  # m/s: a lost identity cannot reappear farther than this allows (0 = no gate)
-    bind_gate_m: float = 2.0  # a local track stays with its cluster while within this distance...
-    bind_emb_gate: float = 0.45  # ... and this appearance distance (cosine / 2)
+    # mcpt addition: a local track (single-camera track) is kept with the cluster it joined before
+    bind_gate_m: float = 2.0  # while within this distance...
+    bind_emb_gate: float = 0.30  # ... and this appearance distance (cosine / 2)
+    bind_bonus: float = 0.1  # cost taken off the pair (local track, its previous cluster); can be contested
     fallback_gate_m: float = 2.0  # observations unfit for clustering join the nearest identity within this
     tentative_max_misses: int = 0  # frames an unconfirmed cluster may go unseen before it is dropped
 
@@ -80,12 +86,19 @@ class RefineConfig:
     """Cluster self-refinement, every ``period`` frames."""
 
     enabled: bool = True
+    split: bool = True
+    merge: bool = True
+    relink: bool = True
     period: int = 5
     split_emb: float = 0.325  # refine_1st_emb: two feature groups this far apart -> split
     merge_emb: float = 0.325  # refine_2nd_emb
     merge_euc: float = 1.0  # refine_2nd_euc, metres
     relink_emb: float = 0.30  # refine_3rd_emb
-    established_frames: int = 30  # clusters older than this are not merged with each other or re-linked
+    relink_min_features: int = 3  # mcpt addition: a young cluster needs this many bank features to re-link
+    established_frames: int = 30  # clusters older than this are not re-linked (nor merged, see below)
+    # mcpt addition: also merge two established clusters, when no camera has seen both in the same
+    # frame recently (the reference never merges them; false reproduces that)
+    merge_established: bool = True
 
 
 @dataclass

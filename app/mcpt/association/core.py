@@ -89,6 +89,7 @@ class Associator:
         self.next_out_id = 1
         self.stats = AssociatorStats()
         self.frame = -1
+        self.camera_index: dict[int, int] = {}
 
     # -- helpers ---------------------------------------------------------------------------------
     def _ensure_store(self, dim: int) -> ClusterStore:
@@ -104,31 +105,63 @@ class Associator:
         s.mean[live], s.cov[live] = self.kf.predict(s.mean[live], s.cov[live], steps)
         s.pred_frame[live] = frame
 
-    def _match_cost(
+    def _sparse_cost(
         self,
+        rows: np.ndarray,
+        slots: np.ndarray,
         feats: np.ndarray,
         world: np.ndarray,
-        slots: np.ndarray,
+        has_world: np.ndarray,
+        bound: np.ndarray,
         emb_gate: float,
-        dist_gate: float | None,
+        dist_gate: float,
         dist_weight: float,
     ) -> np.ndarray:
-        """Normalised cost (<= 1 inside the gates, inf outside) between observations and clusters."""
-        s = self.store
-        use_app, use_world = self.cfg.use_appearance, self.cfg.use_world
-        cost = np.zeros((len(feats), len(slots)))
-        if use_world and dist_gate is not None:
-            d = np.linalg.norm(world[:, None, :] - s.mean[slots][None, :, :2], axis=2)
-            d = np.where(np.isfinite(d), d, np.inf)
-            w = dist_weight if use_app else 1.0
-            cost += w * np.minimum(d / dist_gate, 1.0)
-            cost[d > dist_gate] = np.inf
-        if use_app:
-            a = s.bank_distance(feats, slots)
-            w = (1.0 - dist_weight) if (use_world and dist_gate is not None) else 1.0
-            cost += w * np.minimum(a / emb_gate, 1.0)
-            cost[a > emb_gate] = np.inf
+        """Cost (<= 1 inside the gates, inf outside) between observations and clusters.
+
+        cost = w x distance / gate + (1 - w) x appearance / gate, appearance being the mean cosine
+        distance / 2 to the cluster's bank. An observation's bound cluster (its local track's)
+        gets the looser binding gates and half the cost. Appearance is only computed for pairs
+        that pass the distance gate, which keeps this linear in the number of observations.
+        """
+        s, tc, cfg = self.store, self.cfg.tracker, self.cfg
+        cost = np.full((len(rows), len(slots)), np.inf)
+        if not len(rows) or not len(slots):
+            return cost
+        is_bound = bound[rows][:, None] == slots[None, :]
+        if cfg.use_world:
+            d = np.linalg.norm(world[rows][:, None, :] - s.mean[slots][None, :, :2], axis=2)
+            d[~has_world[rows]] = np.inf
+            d_bound = np.where(has_world[rows][:, None], d, 0.0)  # trust the local track where the feet are cut
+            near = d <= dist_gate
+            near_bound = is_bound & (d_bound <= tc.bind_gate_m)
+        else:
+            d = d_bound = np.zeros(cost.shape)
+            near = np.ones(cost.shape, bool)
+            near_bound = is_bound
+        ii, kk = np.nonzero(near | near_bound)
+        a = self._pair_bank_distance(feats[rows[ii]], slots[kk]) if cfg.use_appearance else np.zeros(len(ii))
+        w = dist_weight if (cfg.use_world and cfg.use_appearance) else (1.0 if cfg.use_world else 0.0)
+        ok = near[ii, kk] & (a <= emb_gate)
+        c = w * np.minimum(d[ii, kk] / dist_gate, 1.0) + (1 - w) * np.minimum(a / emb_gate, 1.0)
+        cost[ii[ok], kk[ok]] = c[ok]
+        ok_b = near_bound[ii, kk] & (a <= tc.bind_emb_gate)
+        c_b = w * np.minimum(d_bound[ii, kk] / dist_gate, 1.0) + (1 - w) * np.minimum(a / emb_gate, 1.0)
+        c_b = np.maximum(c_b - tc.bind_bonus, 0.0)
+
+        cost[ii[ok_b], kk[ok_b]] = np.minimum(cost[ii[ok_b], kk[ok_b]], c_b[ok_b])
         return cost
+
+    def _pair_bank_distance(self, feats: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        """Mean cosine distance / 2 between each feature and its paired cluster's bank (1 if empty)."""
+        s = self.store
+        if not len(slots):
+            return np.zeros(0)
+        sims = np.einsum("pd,pbd->pb", feats, s.bank[slots])
+        valid = np.arange(s.bank_size)[None, :] < s.bank_n[slots][:, None]
+        count = valid.sum(axis=1)
+        mean = (sims * valid).sum(axis=1) / np.maximum(count, 1)
+        return np.where(count > 0, np.clip((1.0 - mean) * 0.5, 0.0, 1.0), 1.0)
 
     def _assign_per_camera(
         self, rows: np.ndarray, slots: np.ndarray, cams: np.ndarray, assign: np.ndarray, cost_fn
@@ -185,28 +218,27 @@ class Associator:
         def unassigned_quality() -> np.ndarray:
             return np.flatnonzero((assign < 0) & quality)
 
-        # 1. local tracks stay with their cluster while consistent
-        self._apply_bindings(batch, cams, world, feats, has_world, assign)
-        mark(1)
-
-        # 2. confident unbound observations -> active clusters (tracked, or lost only briefly)
+        # 1+2. observations -> active clusters (tracked, or lost only briefly), camera by camera; a local
+        # track's previous cluster is preferred (looser gates, half cost) but can be contested
+        bound = self._bound_slots(batch.local_track_id, cams)
         recent = s.slots_in(LOST)
         active = np.concatenate([s.slots_in(TRACKED), recent[t - s.last[recent] <= tc.id_pool_frames]])
         appearance_only = tc.appearance_only_every > 0 and t % tc.appearance_only_every == 0 and cfg.use_appearance
         gate, weight = (tc.bind_gate_m, 0.0) if appearance_only else (tc.euc_thresh, tc.distance_weight)
         self._assign_per_camera(
-            unassigned_quality(),
+            np.flatnonzero(quality | (bound >= 0)),
             active,
             cams,
             assign,
-            lambda r, sl: self._match_cost(feats[r], world[r], sl, tc.emb_thresh, gate, weight),
+            lambda r, sl: self._sparse_cost(r, sl, feats, world, has_world, bound, tc.emb_thresh, gate, weight),
         )
-        mark(2)
+        mark(1)
+        stage[(stage == 1) & ~(bound == assign)] = 2
 
         # 3. -> lost clusters, on appearance, where the time lost allows the distance
         lost = s.slots_in(LOST)
         lost = lost[t - s.last[lost] > tc.id_pool_frames]
-        if cfg.use_appearance:
+        if cfg.use_appearance and tc.lost_emb_thresh > 0:
             self._assign_per_camera(
                 unassigned_quality(), lost, cams, assign, lambda r, sl: self._lost_cost(feats[r], world[r], sl, t)
             )
@@ -219,7 +251,9 @@ class Associator:
             s.slots_in(TENTATIVE),
             cams,
             assign,
-            lambda r, sl: self._match_cost(feats[r], world[r], sl, tc.emb_thresh, tc.euc_thresh, tc.distance_weight),
+            lambda r, sl: self._sparse_cost(
+                r, sl, feats, world, has_world, bound, tc.emb_thresh, tc.euc_thresh, tc.distance_weight
+            ),
         )
         mark(4)
 
@@ -238,6 +272,9 @@ class Associator:
         overlap = _box_overlap_within_camera(cams, boxes) if n else np.zeros(0)
         good_feature = quality & (overlap <= FEATURE_MAX_OVERLAP) & (batch.score >= cfg.sct.track_high_thresh)
         self._update_clusters(t, assign, world, std, has_world, feats, boxes, good_feature)
+
+        ok = assign >= 0
+        s.record_seen(t, assign[ok], self._camera_bits(cams[ok]))
 
         # 8. refinement
         if cfg.refine.enabled and cfg.refine.period > 0 and t % cfg.refine.period == 0:
@@ -264,11 +301,17 @@ class Associator:
         stage[assign < 0] = 0
         return StepResult(t, gid, position, cid, stage)
 
+    def _camera_bits(self, cams: np.ndarray) -> np.ndarray:
+        idx = np.array(
+            [self.camera_index.setdefault(int(c), len(self.camera_index)) for c in cams.tolist()], dtype=np.uint64
+        )
+        return np.left_shift(np.uint64(1), idx % np.uint64(64))
+
     # -- steps -------------------------------------------------------------------------------------
-    def _apply_bindings(self, batch, cams, world, feats, has_world, assign) -> None:
+    def _bound_slots(self, locals_: np.ndarray, cams: np.ndarray) -> np.ndarray:
+        """Per observation, the live cluster its local track joined before (-1 if none)."""
         s, tc = self.store, self.cfg.tracker
-        locals_ = batch.local_track_id
-        rows, slots = [], []
+        out = np.full(len(locals_), -1, np.int64)
         for i in np.flatnonzero(locals_ >= 0).tolist():
             b = self.bindings.get((int(cams[i]), int(locals_[i])))
             if b is None:
@@ -278,32 +321,8 @@ class Associator:
                 continue
             if s.state[slot] == LOST and self.frame - s.last[slot] > tc.id_pool_frames:
                 continue
-            rows.append(i)
-            slots.append(slot)
-        if not rows:
-            return
-        rows_a, slots_a = np.array(rows), np.array(slots)
-        ok = np.ones(len(rows_a), bool)
-        dist = np.zeros(len(rows_a))
-        if self.cfg.use_world:
-            dist = np.linalg.norm(world[rows_a] - s.mean[slots_a, :2], axis=1)
-            dist = np.where(has_world[rows_a], dist, 0.0)
-            ok &= dist <= tc.bind_gate_m
-        if self.cfg.use_appearance:
-            has_smooth = np.any(s.smooth[slots_a] != 0, axis=1)
-            app = np.clip((1.0 - np.einsum("nd,nd->n", feats[rows_a], s.smooth[slots_a])) * 0.5, 0, 1)
-            ok &= ~has_smooth | (app <= tc.bind_emb_gate)
-        # one observation per camera per cluster: the closest wins
-        order = np.lexsort((rows_a, dist))
-        seen: set[tuple[int, int]] = set()
-        for k in order.tolist():
-            if not ok[k]:
-                continue
-            key = (int(slots_a[k]), int(cams[rows_a[k]]))
-            if key in seen:
-                continue
-            seen.add(key)
-            assign[rows_a[k]] = slots_a[k]
+            out[i] = slot
+        return out
 
     def _new_clusters(self, t, rows, cams, world, feats, has_world, assign) -> None:
         s, cfg, cc = self.store, self.cfg, self.cfg.clustering
@@ -332,8 +351,8 @@ class Associator:
     def _lost_cost(self, feats: np.ndarray, world: np.ndarray, slots: np.ndarray, t: int) -> np.ndarray:
         s, tc = self.store, self.cfg.tracker
         a = s.bank_distance(feats, slots)
-        cost = np.minimum(a / tc.emb_thresh, 1.0)
-        cost[a > tc.emb_thresh] = np.inf
+        cost = np.minimum(a / tc.lost_emb_thresh, 1.0)
+        cost[a > tc.lost_emb_thresh] = np.inf
         if tc.lost_max_speed > 0 and self.cfg.use_world:
             gap = (t - s.last[slots]) / self.fps
             reach = tc.lost_max_speed * gap + tc.euc_thresh

@@ -64,7 +64,7 @@ def split(assoc: Associator, assign: np.ndarray, cams: np.ndarray, feats: np.nda
         assoc.stats.splits += 1
 
 
-def merge(assoc: Associator, t: int, assign: np.ndarray, cams: np.ndarray) -> None:
+def merge(assoc: Associator, t: int, assign: np.ndarray) -> None:
     s, rc, cfg = assoc.store, assoc.cfg.refine, assoc.cfg
     conf = s.slots_in(TRACKED)
     conf = conf[s.out_id[conf] >= 0]
@@ -81,25 +81,20 @@ def merge(assoc: Associator, t: int, assign: np.ndarray, cams: np.ndarray) -> No
         ok &= app < rc.merge_emb
         cost += app / rc.merge_emb
     established = (t - s.start[conf]) > rc.established_frames
-    if t > 10:
+    if t > 10 and not rc.merge_established:
         ok &= ~(established[:, None] & established[None, :])
+    ok &= ~s.seen_together(conf, conf)  # one camera saw both at once: two people
     ok &= np.triu(np.ones_like(ok), k=1)
     if not ok.any():
         return
-    seen_cams: dict[int, set[int]] = {}
-    for slot, cam in zip(assign[assign >= 0].tolist(), cams[assign >= 0].tolist(), strict=True):
-        seen_cams.setdefault(slot, set()).add(cam)
     iu, ju = np.nonzero(ok)
     done: set[int] = set()
     for k in np.lexsort((ju, iu, cost[iu, ju])).tolist():
         a, b = int(conf[iu[k]]), int(conf[ju[k]])
         if a in done or b in done:
             continue
-        if seen_cams.get(a, set()) & seen_cams.get(b, set()):
-            continue  # one camera sees both right now: two people
         keep, gone = (a, b) if s.cid[a] < s.cid[b] else (b, a)
         _absorb(assoc, keep, gone, assign)
-        seen_cams.setdefault(keep, set()).update(seen_cams.pop(gone, set()))
         done.update((a, b))
         assoc.stats.merges += 1
 
@@ -111,6 +106,9 @@ def relink(assoc: Associator, t: int, assign: np.ndarray) -> None:
     lost = s.slots_in(LOST)
     lost = lost[s.out_id[lost] >= 0]
     if not len(young) or not len(lost):
+        return
+    young = young[s.bank_n[young] >= rc.relink_min_features]
+    if not len(young):
         return
     app = s.bank_block_distance(young, lost)
     ok = app < rc.relink_emb
@@ -141,6 +139,7 @@ def _absorb(assoc: Associator, keep: int, gone: int, assign: np.ndarray) -> None
     assign[assign == gone] = keep
     assoc.rebind(gone, keep)
     s.hits[keep] += s.hits[gone]
+    s.seen[keep] |= s.seen[gone]
     n = int(s.bank_n[gone])
     if n:
         order = np.argsort(s.bank_seq[gone, :n])
@@ -151,10 +150,12 @@ def _absorb(assoc: Associator, keep: int, gone: int, assign: np.ndarray) -> None
 def refine(
     assoc: Associator, t: int, assign: np.ndarray, cams: np.ndarray, feats: np.ndarray, locals_: np.ndarray
 ) -> None:
-    if assoc.cfg.use_appearance:
+    rc = assoc.cfg.refine
+    if rc.split and assoc.cfg.use_appearance:
         split(assoc, assign, cams, feats, locals_)
-    merge(assoc, t, assign, cams)
-    if assoc.cfg.use_appearance:
+    if rc.merge:
+        merge(assoc, t, assign)
+    if rc.relink and assoc.cfg.use_appearance:
         relink(assoc, t, assign)
     # a re-linked or merged young cluster may have made its new owner confirmable
     s = assoc.store

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 FREE, TENTATIVE, TRACKED, LOST = 0, 1, 2, 3
+SEEN_WINDOW = 16
 
 
 class ClusterStore:
@@ -46,6 +47,8 @@ class ClusterStore:
         grow("bank_count", (), np.int64)  # features ever inserted
         grow("smooth", (self.dim,), np.float32)
         grow("dirty", (), bool)  # bank changed since the last split check
+        # cameras (as bits, camera index mod 64) that saw the cluster in each of the last SEEN_WINDOW frames
+        grow("seen", (SEEN_WINDOW,), np.uint64)
         self.capacity = cap
 
     # -- slots ---------------------------------------------------------------------------------
@@ -68,6 +71,7 @@ class ClusterStore:
         self.bank_count[slots] = 0
         self.smooth[slots] = 0
         self.dirty[slots] = False
+        self.seen[slots] = 0
         return slots
 
     def free(self, slots: np.ndarray) -> None:
@@ -76,6 +80,17 @@ class ClusterStore:
 
     def slots_in(self, *states: int) -> np.ndarray:
         return np.flatnonzero(np.isin(self.state, states))
+
+    def record_seen(self, frame: int, slots: np.ndarray, camera_bits: np.ndarray) -> None:
+        """Remember which cameras saw which clusters at this frame (for the cannot-link test)."""
+        col = frame % SEEN_WINDOW
+        self.seen[:, col] = 0
+        np.bitwise_or.at(self.seen[:, col], slots, camera_bits)
+
+    def seen_together(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(len(a), len(b)): one camera saw both clusters in the same frame, recently: two people."""
+        both = self.seen[a][:, None, :] & self.seen[b][None, :, :]
+        return np.any(both != 0, axis=2)
 
     # -- appearance ----------------------------------------------------------------------------
     def add_features(self, slot: int, feats: np.ndarray, areas: np.ndarray, ema: float = 0.9) -> None:
