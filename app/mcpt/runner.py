@@ -68,7 +68,7 @@ def run_association(
                 batch = next(it)
             except StopIteration:
                 break
-            timer.add("source", time.perf_counter() - t0)
+            timer.add("perception", time.perf_counter() - t0)
             with timer.stage("associate", items=len(batch)):
                 step = associator.update(batch)
             rows = result_rows(batch, step)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mcpt.association.fusion import fuse_positions
 from mcpt.association.grouping import group_observations
 from mcpt.association.kalman import PointKalman
 from mcpt.association.matching import linear_assignment
@@ -56,27 +57,18 @@ class AssociatorStats:
     extra: dict = field(default_factory=dict)
 
 
-def _box_overlap_within_camera(cameras: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Per box, the largest fraction of it covered by another box of the same camera."""
-    out = np.zeros(len(boxes))
-    for cam in np.unique(cameras):
-        idx = np.flatnonzero(cameras == cam)
-        if len(idx) < 2:
-            continue
-        b = boxes[idx]
-        a1, a2 = b[:, None, :2], b[:, None, :2] + b[:, None, 2:]
-        c1, c2 = b[None, :, :2], b[None, :, :2] + b[None, :, 2:]
-        wh = np.clip(np.minimum(a2, c2) - np.maximum(a1, c1), 0, None)
-        frac = wh[..., 0] * wh[..., 1] / np.maximum(b[:, 2] * b[:, 3], 1e-9)[:, None]
-        np.fill_diagonal(frac, 0.0)
-        out[idx] = frac.max(axis=1)
-    return out
-
-
-def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
-    order = np.argsort(values)
-    cum = np.cumsum(weights[order])
-    return float(values[order][np.searchsorted(cum, 0.5 * cum[-1])])
+def _max_overlap(rows: np.ndarray, cameras: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """For each of ``rows``, the largest fraction of its box covered by another box of the same camera."""
+    if not len(rows):
+        return np.zeros(0)
+    b = boxes[rows]
+    a1, a2 = b[:, None, :2], b[:, None, :2] + b[:, None, 2:]
+    c1, c2 = boxes[None, :, :2], boxes[None, :, :2] + boxes[None, :, 2:]
+    wh = np.clip(np.minimum(a2, c2) - np.maximum(a1, c1), 0, None)
+    frac = wh[..., 0] * wh[..., 1] / np.maximum(b[:, 2] * b[:, 3], 1e-9)[:, None]
+    frac[cameras[rows][:, None] != cameras[None, :]] = 0.0
+    frac[np.arange(len(rows)), rows] = 0.0
+    return frac.max(axis=1)
 
 
 class Associator:
@@ -269,9 +261,8 @@ class Associator:
         mark(6)
 
         # 7. update clusters
-        overlap = _box_overlap_within_camera(cams, boxes) if n else np.zeros(0)
-        good_feature = quality & (overlap <= FEATURE_MAX_OVERLAP) & (batch.score >= cfg.sct.track_high_thresh)
-        self._update_clusters(t, assign, world, std, has_world, feats, boxes, good_feature)
+        good_feature = quality & (batch.score >= cfg.sct.track_high_thresh)
+        self._update_clusters(t, assign, cams, world, std, has_world, feats, boxes, good_feature)
 
         ok = assign >= 0
         s.record_seen(t, assign[ok], self._camera_bits(cams[ok]))
@@ -367,25 +358,33 @@ class Associator:
         cost[~(d <= gate)] = np.inf
         return cost
 
-    def _update_clusters(self, t, assign, world, std, has_world, feats, boxes, good_feature) -> None:
+    def _update_clusters(self, t, assign, cams, world, std, has_world, feats, boxes, good_feature) -> None:
         s, cfg = self.store, self.cfg
-        ok = np.flatnonzero(assign >= 0)
-        slots_seen = np.unique(assign[ok])
-        order = ok[np.argsort(assign[ok], kind="stable")]
-        bounds = np.searchsorted(assign[order], slots_seen, side="left")
-        ends = np.searchsorted(assign[order], slots_seen, side="right")
-        meas = np.full((len(slots_seen), 2), np.nan)
-        meas_var = np.zeros(len(slots_seen))
-        pred = s.mean[slots_seen, :2]
-        for k, (a, b) in enumerate(zip(bounds.tolist(), ends.tolist(), strict=True)):
-            rows = order[a:b]
-            slot = int(slots_seen[k])
-            sel = rows[has_world[rows]]
-            if len(sel):
-                meas[k], meas_var[k] = self._fuse(world[sel], std[sel], pred[k], s.hits[slot] > 0)
-            g = rows[good_feature[rows]]
-            if len(g) and cfg.use_appearance:
-                s.add_features(slot, feats[g], boxes[g, 2] * boxes[g, 3], cfg.sct.feature_ema)
+        ok = assign >= 0
+        slots_seen, group = np.unique(assign[ok], return_inverse=True)
+        rows = np.flatnonzero(ok)
+        pw = has_world[rows]
+        meas, meas_var = fuse_positions(
+            group[pw],
+            world[rows[pw]],
+            std[rows[pw]],
+            s.mean[slots_seen, :2],
+            s.hits[slots_seen] > 0,
+            cfg.position.outlier_m,
+        )
+        if cfg.use_appearance:
+            # one feature per cluster and frame: its largest confident box...
+            good = good_feature[rows]
+            if good.any():
+                g_rows, g_group = rows[good], group[good]
+                area = boxes[g_rows, 2] * boxes[g_rows, 3]
+                order = np.lexsort((-area, g_group))
+                first = np.ones(len(order), bool)
+                first[1:] = g_group[order][1:] != g_group[order][:-1]
+                pick = order[first]
+                # ... unless another box of its camera covers part of it (an occluded look mixes people)
+                pick = pick[_max_overlap(g_rows[pick], cams, boxes) <= FEATURE_MAX_OVERLAP]
+                s.add_features_batch(slots_seen[g_group[pick]], feats[g_rows[pick]], area[pick], cfg.sct.feature_ema)
         has = np.isfinite(meas[:, 0])
         # a cluster back from lost restarts its motion model where it is seen now
         restart = has & (s.state[slots_seen] == LOST)
@@ -410,27 +409,6 @@ class Associator:
         tent = unseen[s.state[unseen] == TENTATIVE]
         s.misses[tent] += 1
         s.free(tent[s.misses[tent] > cfg.tracker.tentative_max_misses])
-
-    def _fuse(self, pts: np.ndarray, stds: np.ndarray, pred: np.ndarray, has_pred: bool) -> tuple[np.ndarray, float]:
-        """Inverse-variance mean of one cluster's floor points after rejecting outliers; its variance.
-
-        With three or more cameras, points farther than ``outlier_m`` from the (weighted) median
-        are dropped; with two that disagree, the one nearer the motion model's prediction is kept.
-        """
-        lim = self.cfg.position.outlier_m
-        w = 1.0 / np.maximum(stds, 1e-3) ** 2
-        if len(pts) == 2 and np.linalg.norm(pts[0] - pts[1]) > lim and has_pred:
-            keep = np.zeros(2, bool)
-            keep[int(np.argmin(np.linalg.norm(pts - pred, axis=1)))] = True
-        elif len(pts) >= 3:
-            med = np.array([_weighted_median(pts[:, k], w) for k in range(2)])
-            keep = np.linalg.norm(pts - med, axis=1) <= lim
-            if not keep.any():
-                keep = np.linalg.norm(pts - med, axis=1) == np.linalg.norm(pts - med, axis=1).min()
-        else:
-            keep = np.ones(len(pts), bool)
-        wk = w[keep]
-        return (pts[keep] * wk[:, None]).sum(axis=0) / wk.sum(), float(1.0 / wk.sum())
 
     def _confirm(self, slots: np.ndarray) -> None:
         s = self.store

@@ -16,18 +16,20 @@ def linear_assignment(cost: np.ndarray, thresh: float) -> tuple[np.ndarray, np.n
     Returns (matches (k, 2) of row/col indices, unmatched rows, unmatched cols). Deterministic.
     """
     n, m = cost.shape
-    if n == 0 or m == 0:
+    feasible = cost <= thresh
+    if n == 0 or m == 0 or not feasible.any():
         return np.zeros((0, 2), np.int64), np.arange(n), np.arange(m)
-    c = np.where(np.isfinite(cost), cost, INF_COST)
+    c = np.where(feasible, cost, INF_COST)
     _, x, _ = lap.lapjv(c, extend_cost=True, cost_limit=thresh)
     rows = np.flatnonzero(x >= 0)
     cols = x[rows]
-    ok = c[rows, cols] <= thresh
+    ok = feasible[rows, cols]
     rows, cols = rows[ok], cols[ok]
-    matches = np.stack([rows, cols], axis=1).astype(np.int64)
-    un_r = np.setdiff1d(np.arange(n), rows)
-    un_c = np.setdiff1d(np.arange(m), cols)
-    return matches, un_r, un_c
+    matched_r = np.zeros(n, bool)
+    matched_r[rows] = True
+    matched_c = np.zeros(m, bool)
+    matched_c[cols] = True
+    return np.stack([rows, cols], axis=1).astype(np.int64), np.flatnonzero(~matched_r), np.flatnonzero(~matched_c)
 
 
 def cosine_half_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -44,6 +44,9 @@ def split(assoc: Associator, assign: np.ndarray, cams: np.ndarray, feats: np.nda
         s.dirty[slot] = False
         n = int(s.bank_n[slot])
         bank = s.bank[slot, :n]
+        # no two features that far apart: no split possible (skips the clustering for most clusters)
+        if (1.0 - float((bank @ bank.T).min())) * 0.5 <= rc.split_emb:
+            continue
         labels = _two_groups(bank)
         if labels is None:
             continue

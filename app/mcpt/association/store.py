@@ -79,7 +79,10 @@ class ClusterStore:
         self.cid[slots] = -1
 
     def slots_in(self, *states: int) -> np.ndarray:
-        return np.flatnonzero(np.isin(self.state, states))
+        mask = self.state == states[0]
+        for st in states[1:]:
+            mask |= self.state == st
+        return np.flatnonzero(mask)
 
     def record_seen(self, frame: int, slots: np.ndarray, camera_bits: np.ndarray) -> None:
         """Remember which cameras saw which clusters at this frame (for the cannot-link test)."""
@@ -113,6 +116,26 @@ class ClusterStore:
             self.smooth[slot] = s / max(float(np.linalg.norm(s)), 1e-12)
         if len(feats):
             self.dirty[slot] = True
+
+    def add_features_batch(self, slots: np.ndarray, feats: np.ndarray, areas: np.ndarray, ema: float = 0.9) -> None:
+        """One feature into each of several distinct clusters (the vectorised ``add_features``)."""
+        n = self.bank_n[slots]
+        ring = self.bank_size - self.anchors
+        full = n >= self.bank_size
+        if ring <= 0:
+            slots, feats, areas, n, full = slots[~full], feats[~full], areas[~full], n[~full], full[~full]
+            ring = 1
+        pos = np.where(full, self.anchors + (self.bank_count[slots] - self.bank_size) % ring, n)
+        self.bank[slots, pos] = feats
+        self.bank_area[slots, pos] = areas
+        self.bank_seq[slots, pos] = self.bank_count[slots]
+        self.bank_count[slots] += 1
+        self.bank_n[slots] = np.minimum(n + 1, self.bank_size)
+        sm = self.smooth[slots]
+        fresh = ~np.any(sm != 0, axis=1)
+        sm = np.where(fresh[:, None], feats, ema * sm + (1 - ema) * feats)
+        self.smooth[slots] = sm / np.maximum(np.linalg.norm(sm, axis=1, keepdims=True), 1e-12)
+        self.dirty[slots] = True
 
     def bank_distance(self, feats: np.ndarray, slots: np.ndarray) -> np.ndarray:
         """(n, k): mean over each cluster's bank of cosine distance / 2 (1 where a bank is empty)."""

@@ -185,7 +185,7 @@ class ReplaySource:
         for t in range(self.num_frames):
             ts = t / self.fps
             parts, gts = [], []
-            with self.timer.stage("track"):
+            with self.timer.stage("sct"):
                 for _, p, stage in self.cameras:
                     if t >= p.num_frames:
                         continue

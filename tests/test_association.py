@@ -1,0 +1,230 @@
+import numpy as np
+import pytest
+
+from mcpt.association import refine as refine_mod
+from mcpt.association.core import Associator
+from mcpt.association.fusion import fuse_positions
+from mcpt.association.grouping import group_observations
+from mcpt.association.sct import SingleCameraTracker
+from mcpt.association.store import TRACKED
+from mcpt.config import AssociationConfig, SCTConfig, load_config
+
+from helpers import DIM, batch, identity, look, unit
+
+
+def run(assoc, batches):
+    return [assoc.update(b) for b in batches]
+
+
+def test_two_cameras_one_person_get_one_id():
+    rng = np.random.default_rng(0)
+    a = identity(1)
+    stream = [
+        batch(t, [(1, 1, (2.0 + 0.1 * t, 3.0), look(a, rng)), (2, 7, (2.05 + 0.1 * t, 2.98), look(a, rng))])
+        for t in range(40)
+    ]
+    steps = run(Associator(AssociationConfig()), stream)
+    ids = {int(g) for s in steps for g in s.global_id if g >= 0}
+    assert ids == {1}
+    last = steps[-1]
+    assert (last.global_id == 1).all()
+    # both rows carry the same fused position, between the two cameras' points
+    assert np.allclose(last.position[0], last.position[1])
+    assert 5.9 < last.position[0, 0] < 6.1
+
+
+def test_confirmation_needs_min_hits():
+    rng = np.random.default_rng(0)
+    a = identity(1)
+    cfg = AssociationConfig()
+    steps = run(Associator(cfg), [batch(t, [(1, 1, (0.0, 0.0), look(a, rng))]) for t in range(15)])
+    first = next(i for i, s in enumerate(steps) if s.global_id[0] >= 0)
+    assert first == cfg.tracker.min_hits - 1
+
+
+def test_lookalikes_at_different_places_keep_two_ids():
+    rng = np.random.default_rng(1)
+    a = identity(1)
+    b = unit(a + 0.02 * identity(2))  # nearly the same clothes
+    assert (1 - a @ b) / 2 < 0.01
+    stream = []
+    for t in range(60):
+        stream.append(
+            batch(
+                t,
+                [
+                    (1, 1, (1.0, 1.0 + 0.05 * t), look(a, rng)),
+                    (2, 1, (1.02, 1.0 + 0.05 * t), look(a, rng)),
+                    (1, 2, (6.0, 1.0 + 0.05 * t), look(b, rng)),
+                    (2, 2, (6.02, 1.0 + 0.05 * t), look(b, rng)),
+                ],
+            )
+        )
+    steps = run(Associator(AssociationConfig()), stream)
+    late = steps[-1]
+    assert late.global_id[0] == late.global_id[1]
+    assert late.global_id[2] == late.global_id[3]
+    assert late.global_id[0] != late.global_id[2]
+    assert {int(g) for s in steps for g in s.global_id if g >= 0} == {1, 2}
+
+
+def _leave_and_return(stranger: bool):
+    rng = np.random.default_rng(2)
+    a, other = identity(1), identity(9)
+    stream = [
+        batch(t, [(1, 1, (2.0, 2.0 + 0.05 * t), look(a, rng)), (2, 1, (2.0, 2.0 + 0.05 * t), look(a, rng))])
+        for t in range(40)
+    ]
+    stream += [batch(t, []) for t in range(40, 90)]  # gone for 5 s
+    back = other if stranger else a
+    stream += [
+        batch(t, [(1, 5, (4.0, 4.0), look(back, rng)), (2, 5, (4.0, 4.0), look(back, rng))]) for t in range(90, 140)
+    ]
+    return run(Associator(AssociationConfig()), stream)
+
+
+def test_person_who_leaves_and_comes_back_is_relinked():
+    steps = _leave_and_return(stranger=False)
+    first_id = steps[30].global_id[0]
+    assert first_id >= 0
+    returned = [int(s.global_id[0]) for s in steps[90:] if len(s.global_id)]
+    assert returned[-1] == first_id
+    # the id is back within a second or so, long before a new identity could be confirmed
+    assert returned.index(first_id) < 15
+
+
+def test_stranger_in_the_same_place_gets_a_new_id():
+    steps = _leave_and_return(stranger=True)
+    assert steps[-1].global_id[0] not in (-1, steps[30].global_id[0])
+
+
+def test_wrongly_merged_cluster_is_split():
+    rng = np.random.default_rng(3)
+    a, b = identity(1), identity(2)
+    assoc = Associator(AssociationConfig())
+    run(assoc, [batch(t, [(1, 1, (2.0, 2.0), look(a, rng))]) for t in range(12)])
+    s = assoc.store
+    slot = int(s.slots_in(TRACKED)[0])
+    # another person's looks got into the bank (e.g. after an unnoticed switch)
+    for _ in range(5):
+        s.add_features(slot, look(b, rng)[None], np.array([7500.0]))
+    assert s.bank_n[slot] == 10
+    # this step, camera 1's local track 1 shows person b and was assigned to the cluster
+    obs = batch(12, [(1, 1, (2.0, 2.0), look(b, rng))])
+    assign = np.array([slot])
+    refine_mod.split(assoc, assign, obs.camera_id, obs.embedding, obs.local_track_id)
+    assert assoc.stats.splits == 1
+    kept = s.bank[slot, : s.bank_n[slot]]
+    assert np.all(kept @ a > 0.9)  # only person a's looks remain
+    assert assign[0] == -1  # b's observation left the cluster
+    assert (1, 1) not in assoc.bindings  # and its local track will associate afresh
+
+
+def test_duplicate_clusters_of_one_person_are_merged():
+    rng = np.random.default_rng(4)
+    a = identity(1)
+    assoc = Associator(AssociationConfig())
+    # camera 2's floor position is 1.3 m off at first (a bad calibration region): two clusters form
+    # and are confirmed; once the positions agree they are merged into the older one
+    stream = [
+        batch(t, [(1, 1, (2.0, 2.0), look(a, rng)), (2, 1, (2.0 + (1.3 if t < 40 else 0.1), 2.0), look(a, rng))])
+        for t in range(80)
+    ]
+    steps = run(assoc, stream)
+    assert len({int(g) for g in steps[35].global_id}) == 2
+    assert assoc.stats.merges == 1
+    assert steps[-1].global_id[0] == steps[-1].global_id[1] == 1
+
+
+def test_same_input_same_output():
+    rng = np.random.default_rng(5)
+    people = [identity(k) for k in range(6)]
+    stream = []
+    for t in range(50):
+        seen = []
+        for k, p in enumerate(people):
+            for cam in (1, 2, 3):
+                if rng.random() < 0.9:
+                    seen.append((cam, k, (k * 1.5 + 0.02 * t + rng.normal(0, 0.05), 2.0), look(p, rng)))
+        stream.append(batch(t, seen))
+    out1 = [s.global_id.copy() for s in run(Associator(AssociationConfig()), stream)]
+    out2 = [s.global_id.copy() for s in run(Associator(AssociationConfig()), stream)]
+    assert all(np.array_equal(x, y) for x, y in zip(out1, out2, strict=True))
+
+
+def test_grouping_one_observation_per_camera():
+    e = identity(1)[None].repeat(4, 0)
+    cams = np.array([1, 1, 2, 3])
+    world = np.array([[0.0, 0.0], [0.1, 0.0], [0.05, 0.0], [5.0, 5.0]])
+    groups = group_observations(cams, world, e, 0.3, 1.0, 0.5)
+    sizes = sorted(len(g) for g in groups)
+    assert sizes == [1, 1, 2]
+    for g in groups:
+        assert len(set(cams[g])) == len(g)
+
+
+def test_fusion_rejects_outliers_and_weights_by_precision():
+    group = np.array([0, 0, 0, 1, 1])
+    pts = np.array([[0.0, 0.0], [0.1, 0.0], [3.0, 0.0], [5.0, 5.0], [5.2, 5.0]])
+    std = np.array([0.1, 0.1, 0.1, 0.1, 0.3])
+    meas, var = fuse_positions(group, pts, std, np.zeros((2, 2)), np.array([False, False]), 1.0)
+    np.testing.assert_allclose(meas[0], [0.05, 0.0])
+    assert meas[1, 0] == pytest.approx((5.0 * 100 + 5.2 * 100 / 9) / (100 + 100 / 9))
+    assert var[0] == pytest.approx(1 / 200)
+
+
+def test_single_camera_tracker_keeps_crossing_people_apart():
+    rng = np.random.default_rng(6)
+    a, b = identity(1), identity(2)
+    sct = SingleCameraTracker(SCTConfig())
+    ids_a, ids_b = set(), set()
+    for t in range(30):
+        boxes = np.array([[100.0 + 10 * t, 200, 50, 150], [400.0 - 10 * t, 205, 50, 150]])
+        out = sct.update(t, boxes, np.array([0.9, 0.9]), np.stack([look(a, rng), look(b, rng)]))
+        ids_a.add(int(out.track_id[0]))
+        ids_b.add(int(out.track_id[1]))
+    assert len(ids_a) == 1 and len(ids_b) == 1 and ids_a != ids_b
+
+
+def test_single_camera_tracker_low_score_boxes_keep_tracks_alive():
+    rng = np.random.default_rng(7)
+    a = identity(1)
+    sct = SingleCameraTracker(SCTConfig())
+    got = []
+    for t in range(10):
+        score = 0.9 if t < 5 else 0.3  # occluded: the detector is less sure
+        out = sct.update(t, np.array([[100.0 + 5 * t, 200, 50, 150]]), np.array([score]), look(a, rng)[None])
+        got.append(int(out.track_id[0]))
+    assert got == [1] * 10
+
+
+def test_config_yaml_overrides_and_errors(tmp_path):
+    from mcpt.errors import InputError
+
+    f = tmp_path / "c.yaml"
+    f.write_text(
+        "association:\n  tracker:\n    min_hits: 4\nscenes:\n  scene_061:\n    association:\n"
+        "      refine:\n        split_emb: 0.25\n"
+    )
+    cfg = load_config(f, ["association.refine.period=10"])
+    assert cfg.association.tracker.min_hits == 4
+    assert cfg.association.refine.period == 10
+    assert cfg.association.refine.split_emb == 0.325  # the reference default
+    assert cfg.for_scene("scene_061").association.refine.split_emb == 0.25
+    assert cfg.for_scene("scene_062").association.refine.split_emb == 0.325
+    f.write_text("association:\n  tracker:\n    min_hitz: 4\n")
+    with pytest.raises(InputError, match=r"c.yaml \[association.tracker.min_hitz\]: unknown setting"):
+        load_config(f)
+    f.write_text("association:\n  tracker:\n    min_hits: many\n")
+    with pytest.raises(InputError, match=r"\[association.tracker.min_hits\]: expected an integer"):
+        load_config(f)
+
+
+def test_reference_defaults():
+    c = AssociationConfig()
+    assert (c.sct.track_high_thresh, c.sct.track_low_thresh, c.sct.new_track_thresh) == (0.6, 0.1, 0.7)
+    assert (c.sct.proximity_weight, c.sct.appearance_weight) == (0.3, 0.7)
+    assert (c.sct.proximity_thresh, c.sct.appearance_thresh, c.sct.match_thresh) == (0.1, 0.4, 0.8)
+    assert (c.tracker.bank_size, c.tracker.min_hits, c.tracker.max_time_lost) == (10, 10, 18000)
+    assert (c.refine.period, c.refine.split_emb, c.refine.merge_emb, c.refine.relink_emb) == (5, 0.325, 0.325, 0.30)
+    assert DIM == 32
