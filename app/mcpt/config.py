@@ -95,6 +95,9 @@ class RefineConfig:
     merge_euc: float = 1.0  # refine_2nd_euc, metres
     relink_emb: float = 0.30  # refine_3rd_emb
     relink_min_features: int = 3  # mcpt addition: a young cluster needs this many bank features to re-link
+    # mcpt addition: re-link only if the banks differ by less than this beyond their own spread
+    # (cosine / 2; 0 = no test, as the reference)
+    relink_gap: float = 0.1
     established_frames: int = 30  # clusters older than this are not re-linked (nor merged, see below)
     # mcpt addition: also merge two established clusters, when no camera has seen both in the same
     # frame recently (the reference never merges them; false reproduces that)

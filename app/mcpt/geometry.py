@@ -102,13 +102,14 @@ def foot_pixels(bbox_xywh: np.ndarray, projection: np.ndarray | None = None) -> 
     bottom = foot_points(b)
     if projection is None or not len(b):
         return bottom
-    vvp = projection[:, 2]
-    centre = np.stack([b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2, np.ones(len(b))], axis=1)
-    axis = np.cross(centre, vvp)
-    bottom_line = np.stack([np.zeros(len(b)), np.ones(len(b)), -bottom[:, 1]], axis=1)
-    hom = np.cross(axis, bottom_line)
+    vx, vy, vw = projection[:, 2]
+    cx, cy = b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2
+    yb = bottom[:, 1]
+    # walk from the box centre towards the vanishing point (homogeneous) until y reaches the bottom edge
     with np.errstate(divide="ignore", invalid="ignore"):
-        pts = hom[:, :2] / hom[:, 2:3]
+        lam = (yb - cy) / (vy - yb * vw)
+        x = (cx + lam * vx) / (1.0 + lam * vw)
+    pts = np.stack([x, yb], axis=1)
     # keep the corrected x within the box; fall back where the geometry degenerates
     ok = np.isfinite(pts).all(axis=1) & (pts[:, 0] >= b[:, 0]) & (pts[:, 0] <= b[:, 0] + b[:, 2])
     return np.where(ok[:, None], pts, bottom)

@@ -115,6 +115,11 @@ def relink(assoc: Associator, t: int, assign: np.ndarray) -> None:
         return
     app = s.bank_block_distance(young, lost)
     ok = app < rc.relink_emb
+    if rc.relink_gap > 0:
+        # the two banks must be as alike as each bank is to itself: a look-alike is further by the
+        # gap between the two people, whatever the ReID model's scale
+        own = 0.5 * (s.bank_self_distance(young)[:, None] + s.bank_self_distance(lost)[None, :])
+        ok &= app - own < rc.relink_gap
     ok &= s.last[lost][None, :] < s.start[young][:, None]  # the lost one was gone before the young one came
     if tc.lost_max_speed > 0 and assoc.cfg.use_world:
         gap = (s.start[young][:, None] - s.last[lost][None, :]) / assoc.fps

@@ -164,6 +164,18 @@ class ClusterStore:
         dist[count == 0] = 1.0
         return dist
 
+    def bank_self_distance(self, slots: np.ndarray) -> np.ndarray:
+        """Mean cosine distance / 2 between distinct features of each cluster's own bank (0 if < 2)."""
+        if not len(slots):
+            return np.zeros(0)
+        sims = np.einsum("kxd,kyd->kxy", self.bank[slots], self.bank[slots])
+        valid = (np.arange(self.bank_size)[None, :] < self.bank_n[slots][:, None]).astype(np.float32)
+        pair = valid[:, :, None] * valid[:, None, :]
+        pair[:, np.arange(self.bank_size), np.arange(self.bank_size)] = 0.0
+        count = pair.sum(axis=(1, 2))
+        mean = (sims * pair).sum(axis=(1, 2)) / np.maximum(count, 1)
+        return np.where(count > 0, np.clip((1.0 - mean) * 0.5, 0.0, 1.0), 0.0)
+
     def keep_bank(self, slot: int, keep: np.ndarray) -> None:
         """Keep only the bank entries selected by the boolean mask (in their order)."""
         n = self.bank_n[slot]

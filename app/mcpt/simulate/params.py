@@ -44,7 +44,7 @@ class PerceptionParams:
     noise: float = 0.45  # per observation
     occlusion_mix: float = 0.6  # how much an occluder contaminates an occluded person's embedding
     lookalike_share: float = 0.2  # share of identities that resemble another identity
-    lookalike_similarity: float = 0.7  # cosine similarity of look-alike prototypes
+    lookalike_similarity: float = 0.6  # cosine similarity of look-alike prototypes
 
 
 @dataclass(frozen=True)
