@@ -228,3 +228,16 @@ def test_reference_defaults():
     assert (c.tracker.bank_size, c.tracker.min_hits, c.tracker.max_time_lost) == (10, 10, 18000)
     assert (c.refine.period, c.refine.split_emb, c.refine.merge_emb, c.refine.relink_emb) == (5, 0.325, 0.325, 0.30)
     assert DIM == 32
+
+
+def test_single_camera_tracker_handles_empty_frames():
+    sct = SingleCameraTracker(SCTConfig())
+    rng = np.random.default_rng(8)
+    out = sct.update(0, np.array([[10.0, 10, 20, 60]]), np.array([0.9]), look(identity(1), rng)[None])
+    assert out.track_id.tolist() == [1]
+    out = sct.update(1, np.zeros((0, 4)), np.zeros(0), np.zeros((0, DIM), np.float32))
+    assert out.track_id.shape == (0,)
+    assert len(sct) == 1  # lost, kept for max_time_lost frames
+    sct.update(2, np.zeros((0, 4)), np.zeros(0), np.zeros((0, DIM), np.float32))
+    sct.update(3, np.zeros((0, 4)), np.zeros(0), np.zeros((0, DIM), np.float32))
+    assert len(sct) == 0

@@ -112,7 +112,9 @@ class SingleCameraTracker:
         c = self.cfg
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         scores = np.asarray(scores, np.float64).reshape(-1)
-        feats = np.asarray(feats, np.float32).reshape(len(boxes), -1)
+        feats = np.asarray(feats, np.float32)
+        if feats.ndim != 2:
+            feats = feats.reshape(len(boxes), -1) if len(boxes) else np.zeros((0, 1), np.float32)
         first_frame = self.frames_seen == 0
         self.frames_seen += 1
         out_id = np.full(len(boxes), -1, np.int64)
