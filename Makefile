@@ -28,7 +28,24 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q --no-deps 'trackeval==1.3.0'
 	touch $@
 
-test: install
+$(EXPORT_STAMP): $(STAMP)
+	$(PIP) install -q torch==2.13.0
+	# Ultralytics' metadata asks for torchvision, opencv-python and (through them) a CUDA torch stack.
+	# Install it without dependencies, then only what model building and ONNX export use;
+	# torchvision is there for its version string only (ultralytics reads it at import).
+	$(PIP) install -q --no-deps ultralytics==8.4.190 ultralytics-thop==2.2.3 torchvision==0.28.0
+	$(PIP) install -q matplotlib pillow requests psutil polars onnx onnxslim
+	touch $@
+
+install-export: $(EXPORT_STAMP)
+
+models: install-export
+	$(MCPT) export models
+
+engines: models
+	$(MCPT) engines
+
+test: install install-export
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: install
@@ -39,7 +56,7 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-demo: install
+demo: install models
 	$(MCPT) demo --out demo_out
 
 bench: install

@@ -56,13 +56,20 @@ def run_variant(scene_dir: Path, overrides: list[str] | None, work: Path) -> dic
     source = ReplaySource(scene, cfg)
     assoc = WorldDistanceBaseline(fps=source.fps) if overrides is None else Associator(cfg.association, source.fps)
     out = work / f"{scene_dir.parent.name}_{scene_dir.name}.txt"
-    summary = run_association(source, assoc, out, scene.name, total=source.num_frames, progress=False,
-                              timer=source.timer)
+    summary = run_association(
+        source, assoc, out, scene.name, total=source.num_frames, progress=False, timer=source.timer
+    )
     report = evaluate_scene(scene.name, read_rows(scene.ground_truth), read_rows(out))
     s = report.summary()
-    return {**{k: s[k] for k in ("HOTA", "DetA", "AssA", "LocA")}, "ids": s["pred_ids"], "gt_ids": s["gt_ids"],
-            "ms_p50": summary.timer.ms("associate", 50), "ms_p95": summary.timer.ms("associate", 95),
-            "sct_ms": summary.timer.ms("sct", 50), "obs": summary.observations / max(summary.frames, 1)}
+    return {
+        **{k: s[k] for k in ("HOTA", "DetA", "AssA", "LocA")},
+        "ids": s["pred_ids"],
+        "gt_ids": s["gt_ids"],
+        "ms_p50": summary.timer.ms("associate", 50),
+        "ms_p95": summary.timer.ms("associate", 95),
+        "sct_ms": summary.timer.ms("sct", 50),
+        "obs": summary.observations / max(summary.frames, 1),
+    }
 
 
 def accuracy(work: Path, seeds: list[int], frames: int, cameras: int, people: int) -> tuple[str, dict]:
@@ -76,11 +83,23 @@ def accuracy(work: Path, seeds: list[int], frames: int, cameras: int, people: in
             res = [run_variant(d, overrides, work) for d in scenes]
             m = {k: float(np.mean([r[k] for r in res])) for k in res[0]}
             means[(difficulty, name)] = m
-            rows.append([difficulty, name, m["HOTA"], m["DetA"], m["AssA"], m["LocA"],
-                         f"{m['ids']:.0f}/{m['gt_ids']:.0f}", m["ms_p50"], m["ms_p95"]])
+            rows.append(
+                [
+                    difficulty,
+                    name,
+                    m["HOTA"],
+                    m["DetA"],
+                    m["AssA"],
+                    m["LocA"],
+                    f"{m['ids']:.0f}/{m['gt_ids']:.0f}",
+                    m["ms_p50"],
+                    m["ms_p95"],
+                ]
+            )
             print(f"  {difficulty:6s} {name:13s} HOTA {m['HOTA']:.3f}", flush=True)
-    table = format_table(["preset", "variant", "HOTA", "DetA", "AssA", "LocA", "ids (pred/gt)", "assoc ms p50",
-                          "assoc ms p95"], rows)
+    table = format_table(
+        ["preset", "variant", "HOTA", "DetA", "AssA", "LocA", "ids (pred/gt)", "assoc ms p50", "assoc ms p95"], rows
+    )
     return table, means
 
 
@@ -89,19 +108,34 @@ def sweep(work: Path, cameras: list[int], people: list[int], frames: int) -> str
     points = []
     for c in cameras:
         for p in people:
-            d = write_scene(work / f"sweep_{c}_{p}", make_params("medium", cameras=c, frames=frames, seed=1,
-                                                               people_population=p), progress=False)
+            d = write_scene(
+                work / f"sweep_{c}_{p}",
+                make_params("medium", cameras=c, frames=frames, seed=1, people_population=p),
+                progress=False,
+            )
             r = run_variant(d, [], work)
             points.append((r["obs"], r["ms_p50"]))
-            rows.append([c, p, r["obs"], r["ms_p50"], r["ms_p95"], 1000 * r["ms_p50"] / max(r["obs"], 1),
-                         r["sct_ms"], r["HOTA"]])
-            print(f"  sweep {c:2d} cameras x {p:2d} people: {r['obs']:.0f} obs/step, {r['ms_p50']:.2f} ms",
-                  flush=True)
+            rows.append(
+                [
+                    c,
+                    p,
+                    r["obs"],
+                    r["ms_p50"],
+                    r["ms_p95"],
+                    1000 * r["ms_p50"] / max(r["obs"], 1),
+                    r["sct_ms"],
+                    r["HOTA"],
+                ]
+            )
+            print(f"  sweep {c:2d} cameras x {p:2d} people: {r['obs']:.0f} obs/step, {r['ms_p50']:.2f} ms", flush=True)
     rows.sort(key=lambda r: r[2])
     obs, ms = np.array(points).T
     slope = float(np.polyfit(np.log(obs), np.log(ms), 1)[0])
-    table = format_table(["cameras", "people", "obs/step", "assoc ms p50", "assoc ms p95", "us/obs",
-                          "sct ms (all cams)", "HOTA"], rows, digits=2)
+    table = format_table(
+        ["cameras", "people", "obs/step", "assoc ms p50", "assoc ms p95", "us/obs", "sct ms (all cams)", "HOTA"],
+        rows,
+        digits=2,
+    )
     return table + f"\n\nlog-log slope of association ms against observations per step: {slope:.2f} (1.0 = linear)"
 
 
@@ -119,21 +153,30 @@ def rss_mib() -> tuple[float, float]:
 
 def memory(minutes: float, cameras: int, people: int, fps: float = 10.0) -> str:
     frames = int(minutes * 60 * fps)
-    params = make_params("medium", cameras=cameras, frames=frames, fps=fps, seed=3, people_population=people,
-                         people_mean_dwell_s=60.0)
+    params = make_params(
+        "medium", cameras=cameras, frames=frames, fps=fps, seed=3, people_population=people, people_mean_dwell_s=60.0
+    )
     sim = SimulatedScene.build(params)
     cfg = load_config()
-    stages = [CameraTrackerStage(c.camera_id, calibration_from_matrices(c.camera_id, c.homography, c.projection,
-                                                                         image_size=c.image_size), cfg, c.image_size)
-              for c in sim.cameras]
+    stages = [
+        CameraTrackerStage(
+            c.camera_id,
+            calibration_from_matrices(c.camera_id, c.homography, c.projection, image_size=c.image_size),
+            cfg,
+            c.image_size,
+        )
+        for c in sim.cameras
+    ]
     assoc = Associator(cfg.association, fps)
     rows = []
     step_ms = []
     after_first = None
     t_start = time.perf_counter()
     for t, cam_frames in enumerate(sim.frames()):
-        parts = [st("mem", t, t / fps, f.det_box, f.det_score, f.det_embedding)[0]
-                 for st, f in zip(stages, cam_frames, strict=True)]
+        parts = [
+            st("mem", t, t / fps, f.det_box, f.det_score, f.det_embedding)[0]
+            for st, f in zip(stages, cam_frames, strict=True)
+        ]
         b = concat_batches(parts, scene="mem", frame_id=t, timestamp=t / fps, dim=params.perception.embedding_dim)
         t0 = time.perf_counter()
         assoc.update(b)
@@ -144,14 +187,39 @@ def memory(minutes: float, cameras: int, people: int, fps: float = 10.0) -> str:
             s = assoc.store
             if after_first is None:
                 after_first = peak
-            rows.append([int(minute), cur, peak, peak / after_first, int(np.sum(s.state == 2)),
-                         int(np.sum(s.state == 3)), len(assoc.bindings), assoc.next_out_id - 1,
-                         float(np.median(step_ms[-int(60 * fps):]))])
+            rows.append(
+                [
+                    int(minute),
+                    cur,
+                    peak,
+                    peak / after_first,
+                    int(np.sum(s.state == 2)),
+                    int(np.sum(s.state == 3)),
+                    len(assoc.bindings),
+                    assoc.next_out_id - 1,
+                    float(np.median(step_ms[-int(60 * fps) :])),
+                ]
+            )
     wall = time.perf_counter() - t_start
-    table = format_table(["minute", "RSS MiB", "peak RSS MiB", "peak / after 1 min", "tracked", "lost",
-                          "bindings", "ids so far", "assoc ms p50"], rows, digits=2)
-    return table + (f"\n\n{frames} frames ({minutes:g} min at {fps:g} fps), {cameras} cameras, ~{people} people "
-                    f"present; simulated + tracked in {wall:.0f} s")
+    table = format_table(
+        [
+            "minute",
+            "RSS MiB",
+            "peak RSS MiB",
+            "peak / after 1 min",
+            "tracked",
+            "lost",
+            "bindings",
+            "ids so far",
+            "assoc ms p50",
+        ],
+        rows,
+        digits=2,
+    )
+    return table + (
+        f"\n\n{frames} frames ({minutes:g} min at {fps:g} fps), {cameras} cameras, ~{people} people "
+        f"present; simulated + tracked in {wall:.0f} s"
+    )
 
 
 def main() -> int:
@@ -174,30 +242,32 @@ def main() -> int:
         sw = sweep(work, cams, people, sweep_frames)
         print("memory ...", flush=True)
         mem = memory(mem_minutes, acc_cams, acc_people)
-    text = "\n".join([
-        "# Association benchmark",
-        "",
-        f"`python bench/association.py{' --quick' if args.quick else ''}` on {started}, "
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        "one thread.",
-        "",
-        f"## Accuracy: simulated scenes, 4 cameras, ~12 people, {frames} frames at 10 fps, seeds {seeds} (mean)",
-        "",
-        "HOTA/DetA/AssA/LocA on floor positions (tau = 1 m). `baseline` = world-distance clustering + Hungarian "
-        "frame-to-frame tracking, no appearance. ms = association core per time step (single-camera trackers "
-        "not included; see the sweep).",
-        "",
-        acc,
-        "",
-        f"## Speed: cameras x people, medium preset, {sweep_frames} frames",
-        "",
-        sw,
-        "",
-        f"## Memory: a {mem_minutes:g}-minute stream, {acc_cams} cameras",
-        "",
-        mem,
-        "",
-    ])
+    text = "\n".join(
+        [
+            "# Association benchmark",
+            "",
+            f"`python bench/association.py{' --quick' if args.quick else ''}` on {started}, "
+            f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}, one thread.",
+            "",
+            f"## Accuracy: simulated scenes, 4 cameras, ~12 people, {frames} frames at 10 fps, seeds {seeds} (mean)",
+            "",
+            "HOTA/DetA/AssA/LocA on floor positions (tau = 1 m). `baseline` = world-distance clustering + Hungarian "
+            "frame-to-frame tracking, no appearance. ms = association core per time step (single-camera trackers "
+            "not included; see the sweep).",
+            "",
+            acc,
+            "",
+            f"## Speed: cameras x people, medium preset, {sweep_frames} frames",
+            "",
+            sw,
+            "",
+            f"## Memory: a {mem_minutes:g}-minute stream, {acc_cams} cameras",
+            "",
+            mem,
+            "",
+        ]
+    )
     print(text)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)

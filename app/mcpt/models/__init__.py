@@ -1,0 +1,1 @@
+"""Model manifest and ONNX Runtime model wrappers (no torch here)."""

@@ -1,0 +1,120 @@
+"""``models/models.yaml``: each model's role, source, input, normalisation, outputs and file locations."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mcpt.errors import InputError
+
+ROLES = ("detector", "reid")
+
+
+def repo_root() -> Path:
+    """The checkout this package runs from (models/ and deepstream_configs/ live there).
+
+    ``MCPT_HOME`` overrides it, for installs outside a checkout (e.g. a container image).
+    """
+    home = os.environ.get("MCPT_HOME")
+    return Path(home) if home else Path(__file__).resolve().parents[3]
+
+
+def default_manifest_path() -> Path:
+    return repo_root() / "models" / "models.yaml"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    role: str
+    architecture: str
+    source: dict
+    width: int
+    height: int
+    onnx: Path
+    letterbox: bool = False
+    normalize: dict = field(default_factory=dict)
+    person_classes: tuple[int, ...] = ()
+    class_names: tuple[str, ...] = ()
+    embedding_dim: int | None = None
+    output: dict = field(default_factory=dict)
+
+    @property
+    def source_path(self) -> Path | None:
+        p = self.source.get("path")
+        return (repo_root() / p) if p and not Path(p).is_absolute() else (Path(p) if p else None)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: Path
+    models: dict[str, ModelSpec]
+    default_detector: str
+    default_reid: str
+
+    def get(self, name: str) -> ModelSpec:
+        if name not in self.models:
+            raise InputError(
+                self.path, f"no model {name!r}; expected one of {', '.join(sorted(self.models))}", field="models"
+            )
+        return self.models[name]
+
+    @property
+    def detector(self) -> ModelSpec:
+        return self.get(self.default_detector)
+
+    @property
+    def reid(self) -> ModelSpec:
+        return self.get(self.default_reid)
+
+
+def _req(d: dict, key: str, source: Path, name: str, kind: type = str):
+    if key not in d:
+        raise InputError(source, "missing", field=f"models.{name}.{key}")
+    v = d[key]
+    if kind is int and not isinstance(v, int):
+        raise InputError(source, f"expected an integer, got {v!r}", field=f"models.{name}.{key}")
+    return v
+
+
+def load_manifest(path: str | Path | None = None) -> Manifest:
+    import yaml
+
+    path = Path(path) if path else default_manifest_path()
+    if not path.is_file():
+        raise InputError(path, "model manifest not found")
+    data = yaml.safe_load(path.read_text()) or {}
+    root = repo_root()
+    models = {}
+    for name, d in (data.get("models") or {}).items():
+        if not isinstance(d, dict):
+            raise InputError(path, "expected a mapping", field=f"models.{name}")
+        role = _req(d, "role", path, name)
+        if role not in ROLES:
+            raise InputError(path, f"expected one of {', '.join(ROLES)}, got {role!r}", field=f"models.{name}.role")
+        inp = _req(d, "input", path, name)
+        source = _req(d, "source", path, name)
+        if not isinstance(source, dict) or not ({"path", "package"} & set(source)):
+            raise InputError(
+                path, "expected {path: FILE} or {package: NAME==VERSION, file: PATH}", field=f"models.{name}.source"
+            )
+        models[name] = ModelSpec(
+            name=name,
+            role=role,
+            architecture=_req(d, "architecture", path, name),
+            source=source,
+            width=_req(inp, "width", path, f"{name}.input", int),
+            height=_req(inp, "height", path, f"{name}.input", int),
+            letterbox=bool(inp.get("letterbox", False)),
+            onnx=root / _req(d, "onnx", path, name),
+            normalize=d.get("normalize") or {},
+            person_classes=tuple(d.get("person_classes") or ()),
+            class_names=tuple(d.get("class_names") or ()),
+            embedding_dim=d.get("embedding_dim"),
+            output=d.get("output") or {},
+        )
+    for key in ("detector", "reid"):
+        if data.get(key) not in models:
+            raise InputError(path, f"expected the name of a model below, got {data.get(key)!r}", field=key)
+    return Manifest(path, models, data["detector"], data["reid"])

@@ -1,0 +1,159 @@
+"""``mcpt export detector``: an Ultralytics YOLOv8 (``.pt`` weights or a model ``.yaml``) -> ONNX.
+
+Output layout, shared by mcpt's CPU decoder and the DeepStream parser (plugins/):
+``detections`` [B, anchors, 6] = x1, y1, x2, y2 (input pixels), score, class — the best class's
+score and index per anchor, no NMS (the decoder or nvinfer's clustering does it). Input
+``images`` [B, 3, H, W] RGB in 0..1, dynamic batch. The same layout as DeepStream-Yolo's, so its
+configs carry over.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mcpt.errors import InputError
+from mcpt_export.torch_utils import INSTALL_HINT, export_onnx, require_torch
+
+INPUT_NAME, OUTPUT_NAME = "images", "detections"
+
+
+def _offline_ultralytics():
+    """Import ultralytics without it ever reaching the network."""
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_AUTOINSTALL", "False")
+    os.environ.setdefault("YOLO_VERBOSE", "False")
+    cfg = Path(os.environ.setdefault("YOLO_CONFIG_DIR", str(Path.home() / ".cache" / "mcpt-ultralytics")))
+    cfg.mkdir(parents=True, exist_ok=True)
+    try:
+        import ultralytics
+    except ImportError:
+        raise InputError(None, f"exporting a detector needs ultralytics; {INSTALL_HINT}") from None
+    return ultralytics
+
+
+def load_yolo(src: str | Path):
+    """The Ultralytics detection model (torch, eval, fused) from a ``.pt`` or a model ``.yaml``."""
+    require_torch()
+    src = Path(src)
+    if src.suffix not in (".pt", ".yaml", ".yml"):
+        raise InputError(src, "expected an Ultralytics .pt checkpoint or a model .yaml")
+    if src.suffix == ".pt" and not src.is_file():
+        raise InputError(src, "detector weights not found")
+    if src.suffix != ".pt" and not src.is_file() and not src.name.startswith("yolo"):
+        raise InputError(src, "model yaml not found")
+    _offline_ultralytics()
+    from ultralytics import YOLO
+
+    try:
+        yolo = YOLO(str(src), task="detect")
+    except Exception as e:
+        raise InputError(src, f"not an Ultralytics detection model ({type(e).__name__}: {e})") from None
+    model = yolo.model
+    if model is None or not hasattr(model, "model"):
+        raise InputError(src, "not an Ultralytics detection model")
+    names = getattr(model, "names", None) or {}
+    model = model.fuse() if hasattr(model, "fuse") else model
+    model.eval().float()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model, dict(names) if isinstance(names, dict) else dict(enumerate(names))
+
+
+class DetectionsHead:
+    """Wraps a YOLOv8 DetectionModel: raw [B, 4 + C, A] (cx, cy, w, h, class scores) -> [B, A, 6]."""
+
+    @staticmethod
+    def build(model):
+        torch = require_torch()
+
+        class Head(torch.nn.Module):
+            def __init__(self, m):
+                super().__init__()
+                self.m = m
+
+            def forward(self, x):
+                y = self.m(x)
+                y = y[0] if isinstance(y, (list, tuple)) else y
+                y = y.transpose(1, 2)
+                xy, wh, cls = y[..., :2], y[..., 2:4], y[..., 4:]
+                score, label = cls.max(dim=2, keepdim=True)
+                return torch.cat([xy - wh / 2, xy + wh / 2, score, label.float()], dim=2)
+
+        return Head(model).eval()
+
+
+@dataclass
+class DetectorExportResult:
+    path: Path
+    imgsz: int
+    num_classes: int
+    class_names: dict
+    max_abs_diff: float
+
+
+def export_detector(src: str | Path, out: str | Path, imgsz: int = 640, half: bool = False) -> DetectorExportResult:
+    torch = require_torch()
+    if imgsz % 32:
+        raise InputError(None, f"image size must be a multiple of 32, got {imgsz}", field="--imgsz")
+    model, names = load_yolo(src)
+    head = DetectionsHead.build(model)
+    dummy = torch.zeros(1, 3, imgsz, imgsz)
+    path = export_onnx(head, dummy, out, INPUT_NAME, OUTPUT_NAME)
+    if half:
+        _to_fp16(path)
+    x = torch.rand(3, 3, imgsz, imgsz, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ref = head(x).numpy()
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {INPUT_NAME: x.numpy().astype(np.float16 if half else np.float32)})[0]
+    diff = float(np.abs(ref[..., :5] - got[..., :5].astype(np.float32)).max())
+    return DetectorExportResult(path, imgsz, len(names), names, diff)
+
+
+def _to_fp16(path: Path) -> None:
+    try:
+        import onnx
+        from onnxconverter_common import float16
+    except ImportError:
+        raise InputError(None, "--half needs onnxconverter-common (pip install onnxconverter-common)") from None
+    model = float16.convert_float_to_float16(onnx.load(str(path)), keep_io_types=False)
+    onnx.save(model, str(path))
+
+
+def reference_detections(model, x, conf: float, iou: float, classes: tuple[int, ...] | None = None):
+    """Torch reference: decode the raw YOLOv8 output and run greedy NMS, per image (for parity tests)."""
+    torch = require_torch()
+    with torch.no_grad():
+        y = model(x)
+    y = (y[0] if isinstance(y, (list, tuple)) else y).transpose(1, 2)
+    out = []
+    for det in y:
+        boxes = torch.cat([det[:, :2] - det[:, 2:4] / 2, det[:, :2] + det[:, 2:4] / 2], dim=1)
+        scores, labels = det[:, 4:].max(dim=1)
+        keep = scores >= conf
+        if classes is not None:
+            keep &= torch.isin(labels, torch.tensor(classes))
+        boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
+        order = torch.argsort(scores, descending=True)
+        chosen = []
+        suppressed = torch.zeros(len(order), dtype=torch.bool)
+        for i in range(len(order)):
+            if suppressed[i]:
+                continue
+            chosen.append(order[i])
+            b = boxes[order[i]]
+            rest = boxes[order]
+            lt = torch.maximum(b[:2], rest[:, :2])
+            rb = torch.minimum(b[2:], rest[:, 2:])
+            inter = (rb - lt).clamp(min=0).prod(dim=1)
+            area = (b[2:] - b[:2]).prod() + (rest[:, 2:] - rest[:, :2]).prod(dim=1) - inter
+            suppressed |= (inter / area.clamp(min=1e-9)) > iou
+        idx = torch.stack(chosen) if chosen else torch.zeros(0, dtype=torch.long)
+        out.append(torch.cat([boxes[idx], scores[idx, None], labels[idx, None].float()], dim=1).numpy())
+    return out
