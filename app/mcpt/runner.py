@@ -50,6 +50,7 @@ def run_association(
     progress: bool = True,
     timer: StageTimer | None = None,
     on_step=None,
+    postfix=None,
 ) -> RunSummary:
     """Associate every batch and append its rows to ``out`` (flushed per frame, renamed at the end)."""
     from tqdm import tqdm
@@ -58,7 +59,9 @@ def run_association(
     timer = timer or summary.timer
     summary.timer = timer
     writer = ResultsWriter(out) if out is not None else None
-    bar = tqdm(total=total, desc=scene, unit="frame", disable=not progress, leave=False, dynamic_ncols=True)
+    bar = tqdm(
+        total=total, desc=scene, unit="step", disable=not progress, leave=False, dynamic_ncols=True, mininterval=0.5
+    )
     t_start = time.perf_counter()
     try:
         it = iter(batches)
@@ -81,7 +84,10 @@ def run_association(
             summary.observations += len(batch)
             summary.rows += len(rows)
             if progress and summary.frames % 10 == 0:
-                bar.set_postfix(ids=associator.next_out_id - 1, assoc_ms=f"{timer.ms('associate'):.1f}", refresh=False)
+                extra = postfix() if postfix is not None else {}
+                bar.set_postfix(
+                    ids=associator.next_out_id - 1, assoc_ms=f"{timer.ms('associate'):.1f}", **extra, refresh=False
+                )
             bar.update(1)
     except BaseException:
         if writer is not None:

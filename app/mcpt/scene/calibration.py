@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +59,10 @@ class Calibration:
         if self.projection is not None:
             out[PROJECTION_KEY] = self.projection.tolist()
         return out
+
+    def for_image(self, image_size: tuple[int, int]) -> Calibration:
+        """The same calibration with the floor side of the horizon taken from the real image size."""
+        return replace(self, front_sign=_front_sign(self.homography_inv, image_size))
 
     def check_visible_floor(self, image_size: tuple[int, int], min_fraction: float = 0.2) -> None:
         """Reject a calibration that maps most of the image off the floor plane (degenerate plane)."""

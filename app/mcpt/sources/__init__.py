@@ -1,0 +1,1 @@
+"""Camera sources: video files and RTSP streams decoded in their own threads, read in lockstep."""
