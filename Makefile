@@ -45,7 +45,7 @@ models: install-export
 engines: models
 	$(MCPT) engines
 
-test: install install-export
+test: install install-export models
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: install

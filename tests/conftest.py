@@ -32,3 +32,30 @@ def good_calibration() -> dict:
     k = np.array([[1000.0, 0, 960], [0, 1000.0, 540], [0, 0, 1]])
     cam = PinholeCamera(1, k, look_at(centre, np.array([0.0, 0.0, 0.0])), centre, (1920, 1080))
     return {"camera projection matrix": cam.projection.tolist(), "homography matrix": cam.homography.tolist()}
+
+
+VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+
+
+@pytest.fixture(scope="session")
+def default_models():
+    """The manifest's default detector and ReID ONNX files (exported once if missing: make models)."""
+    from mcpt.models.manifest import load_manifest
+
+    m = load_manifest()
+    if not (m.detector.onnx.is_file() and m.reid.onnx.is_file()):
+        try:
+            from mcpt_export.models import export_manifest
+        except ImportError:
+            pytest.skip("default models not exported and export tools missing (make models)")
+        export_manifest(m, [m.default_detector, m.default_reid])
+    return m
+
+
+@pytest.fixture(scope="session")
+def demo_scene(tmp_path_factory):
+    if not VTEST.is_file():
+        pytest.skip("Debian opencv-doc (vtest.avi) not installed")
+    from mcpt.demo import build_demo_scene
+
+    return build_demo_scene(tmp_path_factory.mktemp("demo"), frames=60)

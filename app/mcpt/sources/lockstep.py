@@ -74,24 +74,25 @@ class LockstepReader:
 
     def _file_steps(self) -> Iterator[Step]:
         k = 0
-        half = 0.5 / self.fps
-        current = {s.camera_id: self._next_frame(s) for s in self.sources}
-        while any(f is not None for f in current.values()):
+        half = 0.5 / self.fps + 1e-9
+        pending = {s.camera_id: self._next_frame(s) for s in self.sources}
+        while any(f is not None for f in pending.values()):
             if self.max_steps is not None and k >= self.max_steps:
                 return
             t = k / self.fps
             frames = {}
             for s in self.sources:
-                f = current[s.camera_id]
-                # skip frames older than this step (a faster camera), keep the nearest to t
-                while f is not None and f.timestamp < t - half:
+                # every frame up to half a step after t belongs to this step; keep the one nearest t
+                best = None
+                f = pending[s.camera_id]
+                while f is not None and f.timestamp <= t + half:
+                    if best is None or abs(f.timestamp - t) < abs(best.timestamp - t):
+                        best = f
                     f = self._next_frame(s)
-                current[s.camera_id] = f
-                if f is not None and f.timestamp <= t + half:
-                    frames[s.camera_id] = f
-                    current[s.camera_id] = self._next_frame(s)
-            if frames or any(f is not None for f in current.values()):
-                yield Step(k, t, frames)
+                pending[s.camera_id] = f
+                if best is not None and best.timestamp >= t - half:
+                    frames[s.camera_id] = best
+            yield Step(k, t, frames)
             k += 1
 
     # -- live --------------------------------------------------------------------------------------

@@ -1,0 +1,135 @@
+"""Live RTSP cameras: a local GStreamer RTSP server (127.0.0.1 only) serves two cameras; one drops and
+comes back mid-stream. Needs Debian's python3-gi and gir1.2-gst-rtsp-server-1.0 (installed by .ci/run)."""
+
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mcpt.config import load_config
+from mcpt.pipeline import CameraInput, run_cpu
+from mcpt.scene.results import read_rows
+
+SERVER = Path(__file__).with_name("rtsp_server.py")
+SYSTEM_PYTHON = "/usr/bin/python3"
+pytestmark = [pytest.mark.rtsp, pytest.mark.slow]
+
+
+def _server_available() -> str | None:
+    try:
+        subprocess.run(
+            [
+                SYSTEM_PYTHON,
+                "-c",
+                "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "GStreamer RTSP server for Debian's python3 missing (apt install python3-gi gir1.2-gst-rtsp-server-1.0)"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, video: Path, port: int) -> None:
+        self.video, self.port = video, port
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"rtsp://127.0.0.1:{self.port}/cam"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [SYSTEM_PYTHON, str(SERVER), str(self.video), "--port", str(self.port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self.proc.stdout.readline().strip() == "ready"
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+
+@pytest.fixture(scope="module")
+def live_scene(tmp_path_factory, demo_scene):
+    """A 60 s version of the demo scene: each test streams well inside it (the server does not loop mp4)."""
+    from mcpt.demo import build_demo_scene
+
+    return build_demo_scene(tmp_path_factory.mktemp("live"), frames=600)
+
+
+@pytest.fixture
+def servers(live_scene):
+    reason = _server_available()
+    if reason:
+        pytest.skip(reason)
+    made = [Server(live_scene / f"camera_000{k}" / "video.mp4", free_port()) for k in (1, 2)]
+    for s in made:
+        s.start()
+    yield made
+    for s in made:
+        s.kill()
+
+
+def test_camera_that_drops_is_reconnected_while_the_other_goes_on(servers, live_scene, default_models, tmp_path):
+    cams = [
+        CameraInput(k + 1, s.uri, live_scene / f"camera_000{k + 1}" / "calibration.json") for k, s in enumerate(servers)
+    ]
+    out = tmp_path / "live.txt"
+    result = {}
+
+    def run():
+        result["res"] = run_cpu("live", cams, load_config(), out, fps=5.0, max_frames=90, progress=False)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    time.sleep(10)  # both cameras streaming for a while
+    servers[1].kill()
+    killed_at = time.monotonic()
+    time.sleep(3)
+    servers[1].start()
+    worker.join(timeout=180)
+    assert not worker.is_alive()
+    res = result["res"]
+    s2 = res.sources[2]
+    assert s2["gaps"] >= 1 and s2["reconnects"] >= 1
+    assert 2.0 <= s2["gap_s"] <= 60
+    assert res.sources[1]["gaps"] == 0
+    rows = read_rows(out)
+    steps = np.unique(rows.frame)
+    cam1, cam2 = set(rows.frame[rows.camera == 1].tolist()), set(rows.frame[rows.camera == 2].tolist())
+    assert len(cam1) > 0.6 * len(steps)  # camera 1 kept producing through the gap
+    gap_steps = [k for k in steps.tolist() if k in cam1 and k not in cam2]
+    assert gap_steps, "camera 2 should be missing for a while"
+    assert max(cam2) > max(gap_steps), "camera 2 should be back after the gap"
+    assert time.monotonic() - killed_at < 200
+
+
+def test_unreachable_camera_at_start_does_not_stop_the_others(servers, live_scene, default_models, tmp_path):
+    cams = [
+        CameraInput(1, servers[0].uri, live_scene / "camera_0001" / "calibration.json"),
+        CameraInput(2, f"rtsp://127.0.0.1:{free_port()}/nothing", live_scene / "camera_0002" / "calibration.json"),
+    ]
+    out = tmp_path / "live.txt"
+    res = run_cpu("live", cams, load_config(), out, fps=5.0, max_frames=25, progress=False)
+    assert "cannot connect" in res.sources[2]["error"]
+    rows = read_rows(out)
+    assert set(rows.camera.tolist()) == {1}
+    assert res.summary.frames == 25

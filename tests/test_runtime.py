@@ -1,0 +1,127 @@
+"""The CPU pipeline end to end on the demo scene (real video), and its handling of bad input."""
+
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from mcpt.config import load_config
+from mcpt.demo import consistency
+from mcpt.errors import InputError
+from mcpt.pipeline import cameras_from_scene, run_cpu
+from mcpt.scene.layout import discover_scene
+from mcpt.scene.results import read_rows
+
+
+@pytest.fixture(scope="module")
+def demo_run(demo_scene, default_models, tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo_run")
+    scene = discover_scene(demo_scene)
+    res = run_cpu(
+        scene.name,
+        cameras_from_scene(scene),
+        load_config(),
+        out / "r.txt",
+        video=out / "tiled.mp4",
+        bev=out / "bev.png",
+        progress=False,
+    )
+    return res, out
+
+
+def test_demo_scene_calibrations_agree_exactly(demo_scene):
+    meta = json.loads((demo_scene / "demo.json").read_text())
+    assert len(meta["cameras"]) == 3
+    # one floor point seen by every camera maps back to the same floor point
+    from mcpt.demo import CAMERAS, source_camera
+
+    cam0 = source_camera()
+    world = np.array([[1.0, 14.0]])
+    src_px = cam0.project(np.array([[1.0, 14.0, 0.0]]))
+    for c in CAMERAS:
+        calib = discover_scene(demo_scene).cameras[c.camera_id - 1].calibration()
+        px = (c.affine @ np.array([src_px[0, 0], src_px[0, 1], 1.0]))[:2]
+        np.testing.assert_allclose(calib.image_to_world(px[None]), world, atol=1e-6)
+
+
+def test_demo_pipeline_is_consistent_across_cameras(demo_run, demo_scene):
+    res, out = demo_run
+    rows = read_rows(out / "r.txt")
+    assert res.summary.frames == 60 and len(rows) > 100
+    c = consistency(demo_scene, rows)
+    assert c.pairs > 50
+    assert c.same_id_share >= 0.9
+    assert c.world_median_m <= 0.5
+    # every row of one person in one frame carries one fused position
+    key = rows.frame * 10000 + rows.obj
+    for k in np.unique(key)[:50]:
+        w = rows.world[key == k]
+        assert np.allclose(w, w[0])
+
+
+def test_demo_outputs_and_report(demo_run):
+    res, out = demo_run
+    cap = cv2.VideoCapture(str(out / "tiled.mp4"))
+    n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    assert n == 60
+    bev = cv2.imread(str(out / "bev.png"))
+    assert bev is not None and bev.shape[0] > 100
+    assert res.ort_s > 0 and res.overhead >= 1.0
+    assert set(res.sources) == {1, 2, 3} and all(v["frames"] == 60 for v in res.sources.values())
+
+
+def test_degenerate_calibration_disables_only_that_camera(demo_scene, default_models, tmp_path):
+    import shutil
+
+    scene_dir = tmp_path / "scene_001"
+    shutil.copytree(demo_scene, scene_dir)
+    # camera 2 now "sees" only the sky: the horizon sits at the bottom of its image
+    h_inv = np.array([[1.0, 0, 0], [0, 1.0, 0], [0, -1.0 / 440, 1.0]])
+    (scene_dir / "camera_0002" / "calibration.json").write_text(
+        json.dumps({"homography matrix": np.linalg.inv(h_inv).tolist()})
+    )
+    scene = discover_scene(scene_dir)
+    res = run_cpu(
+        scene.name, cameras_from_scene(scene), load_config(), tmp_path / "r.txt", max_frames=15, progress=False
+    )
+    assert 2 in res.disabled and "ground plane" in res.disabled[2]
+    rows = read_rows(tmp_path / "r.txt")
+    assert 2 not in set(rows.camera.tolist())
+    assert res.summary.frames == 15
+
+
+def test_detector_with_unexpected_output_shape(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    from mcpt.models.detector import PersonDetector
+
+    node = helper.make_node("ReduceMean", ["images"], ["out"], axes=[2, 3], keepdims=0)
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["b", 3, 64, 64])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["b", 3])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, tmp_path / "weird.onnx")
+    with pytest.raises(InputError, match=r"unexpected detector output shape \['b', 3\]") as e:
+        PersonDetector(tmp_path / "weird.onnx")
+    assert "\n" not in str(e.value)
+    with pytest.raises(InputError, match="model file not found"):
+        PersonDetector(tmp_path / "missing.onnx")
+
+
+def test_run_cli_bad_input_is_one_line(tmp_path):
+    cams = tmp_path / "cameras.yaml"
+    cams.write_text("cameras:\n  - id: 1\n    uri: rtsp://127.0.0.1:1/x\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mcpt", "run", "--cameras", str(cams), "--out", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [f"mcpt run: error: {cams} [cameras[0].calibration]: missing"]
