@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mcpt.association.sct import SingleCameraTracker
+from mcpt.backends.common import camera_observations
 from mcpt.config import Config
 from mcpt.errors import InputError
 from mcpt.models.detector import PersonDetector
@@ -127,22 +128,19 @@ class CpuPerception:
             for (cid, keep, out, feats, scores), (_, rows, _), emb in zip(parts, late, low_emb, strict=True):
                 feats[rows] = emb
                 cam = self.cameras[cid]
-                box = out.box[keep]
-                world, std = cam.calib.standing_points(
-                    box, cam.image_size[1], self.cfg.association.position.foot_offset_m
-                )
                 batches.append(
-                    ObservationBatch(
-                        scene=self.scene,
-                        frame_id=step.index,
-                        timestamp=step.timestamp,
-                        camera_id=np.full(len(keep), cid, np.int64),
-                        local_track_id=out.track_id[keep],
-                        bbox=box,
-                        score=scores[keep],
-                        embedding=feats[keep],
-                        world_xy=world,
-                        world_std=std,
+                    camera_observations(
+                        self.scene,
+                        step.index,
+                        step.timestamp,
+                        cid,
+                        cam.calib,
+                        cam.image_size[1],
+                        self.cfg.association.position.foot_offset_m,
+                        out.track_id[keep],
+                        out.box[keep],
+                        scores[keep],
+                        feats[keep],
                     )
                 )
         result = concat_batches(batches, scene=self.scene, frame_id=step.index, timestamp=step.timestamp, dim=self.dim)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from mcpt.association.sct import SingleCameraTracker
+from mcpt.backends.common import camera_observations
 from mcpt.config import Config
 from mcpt.errors import InputError
 from mcpt.observation import ObservationBatch, concat_batches
@@ -122,19 +123,18 @@ class CameraTrackerStage:
     ) -> tuple[ObservationBatch, np.ndarray]:
         out = self.tracker.update(frame, boxes, scores, feats)
         keep = np.flatnonzero(out.track_id >= 0)
-        box = out.box[keep]
-        world, world_std = self.calib.standing_points(box, self.image_height, self.foot_offset_m)
-        batch = ObservationBatch(
-            scene=scene,
-            frame_id=frame,
-            timestamp=timestamp,
-            camera_id=np.full(len(keep), self.camera_id, np.int64),
-            local_track_id=out.track_id[keep],
-            bbox=box,
-            score=scores[keep],
-            embedding=feats[keep],
-            world_xy=world,
-            world_std=world_std,
+        batch = camera_observations(
+            scene,
+            frame,
+            timestamp,
+            self.camera_id,
+            self.calib,
+            self.image_height,
+            self.foot_offset_m,
+            out.track_id[keep],
+            out.box[keep],
+            scores[keep],
+            feats[keep],
         )
         return batch, keep
 

@@ -1,0 +1,183 @@
+#!/usr/bin/env python
+"""Benchmark of the CPU pipeline (decode -> detect -> ReID -> track -> associate -> outputs).
+
+Per-stage throughput on the demo scene (three virtual cameras cut from vtest.avi) and on a
+rendered simulated scene, and the pipeline overhead as wall time / time inside ONNX Runtime.
+Also the decoder choice: OpenCV's FFmpeg against a GStreamer pipeline on the same file.
+
+Usage: python bench/pipeline.py [--frames 150] [--out bench/results/pipeline.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+
+from mcpt.config import load_config
+from mcpt.demo import build_demo_scene, consistency
+from mcpt.pipeline import cameras_from_scene, run_cpu
+from mcpt.scene.layout import discover_scene
+from mcpt.scene.results import read_rows
+from mcpt.simulate.params import make_params
+from mcpt.simulate.scene import write_scene
+from mcpt.table import format_table
+
+STAGES = ("wait frames", "detect", "reid", "track", "associate", "write", "draw")
+
+
+def run_scene(scene_dir: Path, out: Path, frames: int) -> dict:
+    scene = discover_scene(scene_dir)
+    res = run_cpu(
+        scene.name,
+        cameras_from_scene(scene),
+        load_config(),
+        out / f"{scene_dir.parent.name}.txt",
+        video=out / f"{scene_dir.parent.name}.mp4",
+        max_frames=frames,
+        progress=False,
+    )
+    t = res.summary.timer
+    n = max(res.summary.frames, 1)
+    row = {s: 1e3 * t.total(s) / n for s in STAGES}
+    row["decode (threads)"] = 1e3 * t.total("decode (threads)") / n
+    row.update(
+        steps=n,
+        cameras=len(res.sources),
+        wall_s=res.summary.wall_s,
+        ort_s=res.ort_s,
+        overhead=res.overhead,
+        fps=res.summary.fps(),
+        rows=res.summary.rows,
+        ids=res.summary.identities,
+    )
+    return row
+
+
+def decode_fps_opencv(path: Path) -> float:
+    cap = cv2.VideoCapture(str(path))
+    n, t = 0, time.perf_counter()
+    while cap.read()[0]:
+        n += 1
+    return n / (time.perf_counter() - t)
+
+
+def decode_fps_gstreamer(path: Path, frames: int) -> float | None:
+    if shutil.which("gst-launch-1.0") is None:
+        return None
+    t = time.perf_counter()
+    proc = subprocess.run(
+        [
+            "gst-launch-1.0",
+            "-q",
+            "filesrc",
+            f"location={path}",
+            "!",
+            "decodebin",
+            "!",
+            "videoconvert",
+            "!",
+            "video/x-raw,format=BGR",
+            "!",
+            "fakesink",
+            "sync=false",
+        ],
+        capture_output=True,
+    )
+    if proc.returncode != 0:
+        return None
+    return frames / (time.perf_counter() - t)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=150, help="time steps per scene (default 150)")
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "pipeline.md"))
+    args = ap.parse_args()
+    started = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    with tempfile.TemporaryDirectory(prefix="mcpt-bench-") as tmp:
+        tmp = Path(tmp)
+        demo = build_demo_scene(tmp / "demo", frames=args.frames)
+        sim = write_scene(
+            tmp / "simulated",
+            make_params("medium", cameras=3, frames=args.frames, seed=1, people_population=8, image_size=(768, 432)),
+            render=True,
+            progress=False,
+        )
+        rows = {}
+        for name, scene in (("demo (vtest.avi, 3 virtual cameras)", demo), ("simulated, rendered (3 cameras)", sim)):
+            print(f"running {name} ...", flush=True)
+            rows[name] = run_scene(scene, tmp, args.frames)
+        c = consistency(demo, read_rows(tmp / "demo.txt"))
+        video = demo / "camera_0002" / "video.mp4"
+        n_frames = int(cv2.VideoCapture(str(video)).get(cv2.CAP_PROP_FRAME_COUNT))
+        cv_fps = decode_fps_opencv(video)
+        gst_fps = decode_fps_gstreamer(video, n_frames)
+    names = list(rows)
+    stage_rows = [[s, *(rows[n][s] for n in names)] for s in (*STAGES, "decode (threads)")]
+    table = format_table(["ms per time step", *names], stage_rows, digits=1)
+    summary_rows = [
+        [k, *(rows[n][k] for n in names)]
+        for k in ("steps", "cameras", "fps", "wall_s", "ort_s", "overhead", "rows", "ids")
+    ]
+    summary = format_table(["", *names], summary_rows, digits=2)
+    decode = format_table(
+        ["decoder", "frames/s (600x450 mp4v)"],
+        [
+            ["OpenCV VideoCapture (FFmpeg)", cv_fps],
+            ["GStreamer decodebin -> BGR (gst-launch)", gst_fps if gst_fps else "n/a"],
+        ],
+        digits=0,
+    )
+    text = "\n".join(
+        [
+            "# CPU pipeline benchmark",
+            "",
+            f"`python bench/pipeline.py --frames {args.frames}` on {started}, {platform.machine()}, {os.cpu_count()} "
+            f"cores, Python {platform.python_version()}; default models (YOLOv8 person detector 640x640, "
+            "MobileNetV2 ReID 256x128) on ONNX Runtime (CPU).",
+            "",
+            "## Per-stage time",
+            "",
+            "Decoding runs in one thread per camera beside the main loop; `wait frames` is the main loop waiting for "
+            "them. `detect` and `reid` include pre/post-processing around ONNX Runtime.",
+            "",
+            table,
+            "",
+            "## Totals",
+            "",
+            "`overhead` = total wall time / time inside ONNX Runtime (target <= 1.25).",
+            "",
+            summary,
+            "",
+            f"Demo cross-camera consistency: {c.pairs} pairs of detections of one person in two cameras, same global "
+            f"id in {100 * c.same_id_share:.1f}%, floor positions {c.world_median_m:.2f} m apart (median).",
+            "",
+            "## Decoder",
+            "",
+            decode,
+            "",
+            "OpenCV's FFmpeg reader is used: it decodes as fast or faster here, needs nothing beyond the "
+            "opencv-python-headless wheel (a GStreamer appsink needs PyGObject in the environment), and reads RTSP "
+            "over TCP with open/read timeouts.",
+            "",
+        ]
+    )
+    print(text)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text)
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
