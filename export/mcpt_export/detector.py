@@ -64,23 +64,32 @@ def load_yolo(src: str | Path):
 
 
 class DetectionsHead:
-    """Wraps a YOLOv8 DetectionModel: raw [B, 4 + C, A] (cx, cy, w, h, class scores) -> [B, A, 6]."""
+    """Wraps a YOLOv8 DetectionModel: raw [B, 4 + C, A] (cx, cy, w, h, class scores) -> [B, A, 6].
+
+    With ``classes``, the score is the best of those classes only (e.g. the person classes), so a
+    person whose box another class outscores is not lost; the class column is that class's index.
+    """
 
     @staticmethod
-    def build(model):
+    def build(model, classes: tuple[int, ...] | None = None):
         torch = require_torch()
 
         class Head(torch.nn.Module):
             def __init__(self, m):
                 super().__init__()
                 self.m = m
+                self.register_buffer("classes", torch.tensor(classes if classes else [], dtype=torch.long))
 
             def forward(self, x):
                 y = self.m(x)
                 y = y[0] if isinstance(y, (list, tuple)) else y
                 y = y.transpose(1, 2)
                 xy, wh, cls = y[..., :2], y[..., 2:4], y[..., 4:]
+                if self.classes.numel():
+                    cls = cls.index_select(2, self.classes)
                 score, label = cls.max(dim=2, keepdim=True)
+                if self.classes.numel():
+                    label = self.classes[label]
                 return torch.cat([xy - wh / 2, xy + wh / 2, score, label.float()], dim=2)
 
         return Head(model).eval()
@@ -95,12 +104,16 @@ class DetectorExportResult:
     max_abs_diff: float
 
 
-def export_detector(src: str | Path, out: str | Path, imgsz: int = 640, half: bool = False) -> DetectorExportResult:
+def export_detector(
+    src: str | Path, out: str | Path, imgsz: int = 640, half: bool = False, classes: tuple[int, ...] | None = None
+) -> DetectorExportResult:
     torch = require_torch()
     if imgsz % 32:
         raise InputError(None, f"image size must be a multiple of 32, got {imgsz}", field="--imgsz")
     model, names = load_yolo(src)
-    head = DetectionsHead.build(model)
+    if classes and (min(classes) < 0 or max(classes) >= len(names)):
+        raise InputError(src, f"classes {list(classes)} outside the model's {len(names)} classes", field="--classes")
+    head = DetectionsHead.build(model, classes)
     dummy = torch.zeros(1, 3, imgsz, imgsz)
     path = export_onnx(head, dummy, out, INPUT_NAME, OUTPUT_NAME)
     if half:
@@ -135,10 +148,13 @@ def reference_detections(model, x, conf: float, iou: float, classes: tuple[int, 
     out = []
     for det in y:
         boxes = torch.cat([det[:, :2] - det[:, 2:4] / 2, det[:, :2] + det[:, 2:4] / 2], dim=1)
-        scores, labels = det[:, 4:].max(dim=1)
-        keep = scores >= conf
+        cls = det[:, 4:]
         if classes is not None:
-            keep &= torch.isin(labels, torch.tensor(classes))
+            cls = cls[:, list(classes)]
+        scores, labels = cls.max(dim=1)
+        if classes is not None:
+            labels = torch.tensor(classes)[labels]
+        keep = scores >= conf
         boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
         order = torch.argsort(scores, descending=True)
         chosen = []

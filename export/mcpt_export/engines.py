@@ -9,40 +9,12 @@ never rebuilds at start-up. ``tensorrt`` is imported only inside the build funct
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 from mcpt.errors import InputError
+from mcpt.models.engine_names import NETWORK_MODE, PRECISIONS, Profile, batch_profile, engine_path  # noqa: F401
 
 log = logging.getLogger(__name__)
-PRECISIONS = ("fp32", "int8", "fp16")  # nvinfer network-mode 0, 1, 2
-NETWORK_MODE = {p: i for i, p in enumerate(PRECISIONS)}
-
-
-def engine_path(onnx: str | Path, batch: int, gpu: int = 0, precision: str = "fp16") -> Path:
-    if precision not in PRECISIONS:
-        raise InputError(
-            None, f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}", field="--precision"
-        )
-    onnx = Path(onnx)
-    return onnx.with_name(f"{onnx.name}_b{batch}_gpu{gpu}_{precision}.engine")
-
-
-@dataclass(frozen=True)
-class Profile:
-    """Batch sizes of the optimisation profile: nvinfer's batch-size must not exceed ``max``."""
-
-    min: int
-    opt: int
-    max: int
-
-
-def batch_profile(batch_size: int, opt: int | None = None, max_batch: int | None = None) -> Profile:
-    """min 1, opt = the usual batch (cameras per scene for a detector), max >= nvinfer's batch-size."""
-    if batch_size < 1:
-        raise InputError(None, f"batch size must be at least 1, got {batch_size}", field="batch-size")
-    opt = min(max(1, opt or batch_size), batch_size)
-    return Profile(1, opt, max(batch_size, max_batch or batch_size))
 
 
 def onnx_io(path: str | Path) -> tuple[dict[str, list], dict[str, list]]:

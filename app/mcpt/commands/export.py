@@ -16,6 +16,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     d.add_argument("out", help="output .onnx")
     d.add_argument("--imgsz", type=positive_int, default=640, help="square input size (default 640)")
     d.add_argument("--half", action="store_true", help="FP16 weights (needs onnxconverter-common)")
+    d.add_argument("--classes", help="score only these class ids, e.g. 0 (COCO person) or 0,1; default: all")
     r = sub.add_parser("reid", help="a ReID architecture + checkpoint -> ONNX (L2-normalised embedding)")
     r.add_argument("out", help="output .onnx")
     r.add_argument("--arch", required=True, choices=("resnet50_ibn", "osnet_x1_0", "mobilenetv2"))
@@ -40,7 +41,8 @@ def main(args: argparse.Namespace) -> int:
     if args.what == "detector":
         from mcpt_export.detector import export_detector
 
-        r = export_detector(args.src, args.out, imgsz=args.imgsz, half=args.half)
+        classes = tuple(int(c) for c in args.classes.split(",")) if args.classes else None
+        r = export_detector(args.src, args.out, imgsz=args.imgsz, half=args.half, classes=classes)
         print(
             f"wrote {r.path}: input images [B, 3, {r.imgsz}, {r.imgsz}], output detections [B, anchors, 6], "
             f"{r.num_classes} classes {r.class_names}; ONNX Runtime vs torch max |diff| {r.max_abs_diff:.2e}"

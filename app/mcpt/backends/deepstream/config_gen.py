@@ -1,0 +1,232 @@
+"""``mcpt ds-config``: a complete deepstream-app configuration for one scene, from the templates.
+
+Batch sizes agree everywhere (streammux = primary GIE = cameras; the SGIE's = the ReID engine's),
+engine file names are those ``mcpt engines`` builds (``<onnx>_b<B>_gpu<G>_<precision>.engine``),
+so neither deepstream-app nor ``mcpt run --backend deepstream`` rebuilds an engine at start-up.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import Template
+
+from mcpt.backends.deepstream.pipeline import SourceSpec
+from mcpt.errors import InputError
+from mcpt.models.engine_names import NETWORK_MODE, engine_path
+from mcpt.models.manifest import Manifest, repo_root
+
+PARSER_LIB = "plugins/nvdsinfer_custom_impl_mcpt/libnvdsinfer_custom_impl_mcpt.so"
+KAFKA_LIB = "/opt/nvidia/deepstream/deepstream/lib/libnvds_kafka_proto.so"
+
+
+def templates_dir() -> Path:
+    return repo_root() / "deepstream_configs"
+
+
+def render(name: str, **values) -> str:
+    path = templates_dir() / name
+    if not path.is_file():
+        raise InputError(path, "template missing (a checkout of mcpt has deepstream_configs/)")
+    try:
+        return Template(path.read_text()).substitute(**values)
+    except KeyError as e:
+        raise InputError(path, f"template needs {e.args[0]!r}") from None
+
+
+@dataclass
+class DsOptions:
+    muxer_width: int = 1920
+    muxer_height: int = 1080
+    gpu_id: int = 0
+    precision: str = "fp16"
+    reid_batch: int = 64
+    tracker_reid: bool = False  # the tracker computes ReID vectors instead of an SGIE
+    sink: str = "fake"  # fake | file | rtsp
+    output_file: str = "out.mp4"
+    rtsp_port: int = 8554
+    udp_port: int = 5400
+    msgbroker: str | None = None  # "host;port" of a Kafka broker
+    msgbroker_lib: str = KAFKA_LIB
+    topic: str = "mcpt"
+    fps: float = 30.0
+    conf: float = 0.1
+    nms_iou: float = 0.45
+    latency_ms: int = 200
+    reconnect_s: int = 5
+    reconnect_attempts: int = -1
+    tracker_width: int = 960
+    tracker_height: int = 544
+    tile_width: int = 1920
+    tile_height: int = 1080
+
+
+@dataclass
+class GeneratedConfig:
+    out_dir: Path
+    app: Path
+    pgie: Path
+    sgie: Path | None
+    tracker: Path
+    detector_engine: Path
+    reid_engine: Path
+    files: list[Path] = field(default_factory=list)
+
+
+def _uri(src: SourceSpec) -> str:
+    if "://" in src.uri:
+        return src.uri
+    return Path(src.uri).resolve().as_uri()
+
+
+def sink_section(opts: DsOptions, out_dir: Path) -> str:
+    if opts.sink == "fake":
+        return "type=1\nsync=0"
+    encoded = "codec=1\nenc-type=0\nbitrate=4000000\nsync=0"
+    if opts.sink == "file":
+        return f"type=3\ncontainer=1\n{encoded}\noutput-file={out_dir / opts.output_file}"
+    if opts.sink == "rtsp":
+        return f"type=4\n{encoded}\nrtsp-port={opts.rtsp_port}\nudp-port={opts.udp_port}"
+    raise InputError(None, f"unknown sink {opts.sink!r}; expected fake, file or rtsp", field="--sink")
+
+
+def tracker_reid_section(manifest: Manifest, opts: DsOptions, reid_engine: Path) -> str:
+    if not opts.tracker_reid:
+        return ""
+    r = manifest.reid
+    return "\n".join(
+        [
+            "ReID:",
+            "  reidType: 2",
+            "  outputReidTensor: 1",
+            f"  batchSize: {opts.reid_batch}",
+            "  workspaceSize: 1000",
+            f"  reidFeatureSize: {r.embedding_dim or 256}",
+            "  reidHistorySize: 100",
+            f"  inferDims: [3, {r.height}, {r.width}]",
+            f"  networkMode: {NETWORK_MODE[opts.precision]}",
+            "  inputOrder: 0",
+            "  colorFormat: 0",
+            "  offsets: [0.0, 0.0, 0.0]",
+            "  netScaleFactor: 1.0",
+            "  keepAspc: 0",
+            "  addFeatureNormalization: 1",
+            f"  onnxFile: {r.onnx}",
+            f"  modelEngineFile: {reid_engine}",
+        ]
+    )
+
+
+def generate(
+    scene: str, sources: list[SourceSpec], manifest: Manifest, out_dir: str | Path, opts: DsOptions | None = None
+) -> GeneratedConfig:
+    opts = opts or DsOptions()
+    if opts.precision not in NETWORK_MODE:
+        raise InputError(None, f"precision must be one of {', '.join(NETWORK_MODE)}", field="--precision")
+    if not sources:
+        raise InputError(None, f"{scene}: no cameras")
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    n = len(sources)
+    det, reid = manifest.detector, manifest.reid
+    det_engine = engine_path(det.onnx, n, opts.gpu_id, opts.precision)
+    reid_engine = engine_path(reid.onnx, opts.reid_batch, opts.gpu_id, opts.precision)
+    mode = NETWORK_MODE[opts.precision]
+    int8 = f"int8-calib-file={det.onnx.with_suffix('.int8.cache')}\n" if opts.precision == "int8" else ""
+
+    pgie = out / "config_infer_primary.txt"
+    pgie.write_text(
+        render(
+            "config_infer_primary_yolov8.txt.in",
+            gpu_id=opts.gpu_id,
+            onnx=det.onnx,
+            engine=det_engine,
+            batch=n,
+            network_mode=mode,
+            height=det.height,
+            width=det.width,
+            parser_lib=repo_root() / PARSER_LIB,
+            int8_calib=int8,
+            conf=opts.conf,
+            nms_iou=opts.nms_iou,
+        )
+    )
+    sgie = out / "config_infer_reid.txt"
+    sgie.write_text(
+        render(
+            "config_infer_secondary_reid.txt.in",
+            gpu_id=opts.gpu_id,
+            onnx=reid.onnx,
+            engine=reid_engine,
+            batch=opts.reid_batch,
+            network_mode=mode,
+            height=reid.height,
+            width=reid.width,
+        )
+    )
+    tracker = out / "config_tracker.yml"
+    tracker.write_text(render("config_tracker_NvDCF.yml.in", reid=tracker_reid_section(manifest, opts, reid_engine)))
+
+    parts = []
+    for i, s in enumerate(sources):
+        common = {"index": i, "camera_id": s.camera_id, "uri": _uri(s), "gpu_id": opts.gpu_id}
+        if s.live:
+            parts.append(
+                render(
+                    "source_rtsp.txt.in",
+                    **common,
+                    latency_ms=opts.latency_ms,
+                    reconnect_s=opts.reconnect_s,
+                    reconnect_attempts=opts.reconnect_attempts,
+                )
+            )
+        else:
+            parts.append(render("source_file.txt.in", **common))
+    live = any(s.live for s in sources)
+    rows = max(1, int(math.sqrt(n)))
+    files = [pgie, sgie, tracker]
+    msgbroker = ""
+    if opts.msgbroker:
+        msgbroker = render(
+            "sink_msgbroker.txt.in", proto_lib=opts.msgbroker_lib, conn_str=opts.msgbroker, topic=opts.topic
+        )
+        conv = out / "msgconv_config.txt"
+        conv.write_text(
+            "".join(
+                f"[sensor{i}]\nenable=1\ntype=Camera\nid=camera_{s.camera_id:04d}\n"
+                f"description={scene} camera {s.camera_id}\nlocation=0;0;0\ncoordinate=0;0;0\n\n"
+                for i, s in enumerate(sources)
+            )
+        )
+        files.append(conv)
+    app = out / "deepstream_app.txt"
+    app.write_text(
+        render(
+            "deepstream_app.txt.in",
+            scene=scene,
+            cameras=n,
+            reid_batch=opts.reid_batch,
+            out_dir=out,
+            tiler_rows=rows,
+            tiler_columns=math.ceil(n / rows),
+            tile_width=opts.tile_width,
+            tile_height=opts.tile_height,
+            gpu_id=opts.gpu_id,
+            sources="".join(parts),
+            live_source=int(live),
+            push_timeout_us=int(1e6 / opts.fps) if live else 40000,
+            muxer_width=opts.muxer_width,
+            muxer_height=opts.muxer_height,
+            tracker_width=opts.tracker_width,
+            tracker_height=opts.tracker_height,
+            sink0=sink_section(opts, out),
+            msgbroker=msgbroker,
+        )
+    )
+    if opts.tracker_reid:
+        text = app.read_text().replace("[secondary-gie0]\nenable=1", "[secondary-gie0]\nenable=0")
+        app.write_text(text)
+    return GeneratedConfig(
+        out, app, pgie, None if opts.tracker_reid else sgie, tracker, det_engine, reid_engine, [app, *files]
+    )

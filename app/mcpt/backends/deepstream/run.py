@@ -1,0 +1,265 @@
+"""``mcpt run --backend deepstream``: the DeepStream pipeline for a scene, live cameras or a split.
+
+Imports gi/Gst/pyds here only. The pipeline runs in a GLib main loop; the probe hands metadata
+to the association worker thread; bus errors from one camera are logged (RTSP cameras reconnect
+through nvurisrcbin) while the scene goes on; end of stream drains the worker and closes results.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from mcpt.backends.deepstream.config_gen import DsOptions, generate
+from mcpt.backends.deepstream.pipeline import PipelineSpec, SourceSpec
+from mcpt.config import Config
+from mcpt.errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+def import_deepstream():
+    """gi + Gst + pyds, or one clear error (PyPI's `pyds` is an unrelated package)."""
+    try:
+        import gi
+
+        gi.require_version("Gst", "1.0")
+        from gi.repository import GLib, Gst
+    except (ImportError, ValueError):
+        raise InputError(
+            None,
+            "the DeepStream backend needs GStreamer's Python bindings (gi); run it inside the "
+            "DeepStream container (see the Dockerfile)",
+        ) from None
+    try:
+        import pyds
+    except ImportError:
+        raise InputError(
+            None,
+            "the DeepStream backend needs NVIDIA's pyds (DeepStream Python bindings, not PyPI's "
+            "`pyds`); install its wheel as the Dockerfile does",
+        ) from None
+    if not hasattr(pyds, "gst_buffer_get_nvds_batch_meta"):
+        raise InputError(
+            None,
+            "the installed `pyds` is not NVIDIA's DeepStream bindings (PyPI's `pyds` is an "
+            "unrelated package): pip uninstall pyds, then install NVIDIA's wheel",
+        )
+    Gst.init(None)
+    if Gst.ElementFactory.find("nvstreammux") is None:
+        raise InputError(None, "GStreamer has no nvstreammux: DeepStream is not installed or GST_PLUGIN_PATH is wrong")
+    return GLib, Gst, pyds
+
+
+def assign_scenes(scenes: list, gpus: list[int]) -> dict[int, list]:
+    """Round-robin scenes over GPUs: one process per GPU runs its scenes one after another."""
+    if not gpus:
+        raise InputError(None, "expected at least one GPU id", field="--gpus")
+    plan: dict[int, list] = {g: [] for g in gpus}
+    for i, scene in enumerate(scenes):
+        plan[gpus[i % len(gpus)]].append(scene)
+    return plan
+
+
+def gpu_commands(plan: dict[int, list], out_dir: Path, extra: list[str]) -> list[list[str]]:
+    cmds = []
+    for gpu, scenes in plan.items():
+        for scene in scenes:
+            cmds.append(
+                [
+                    sys.executable,
+                    "-m",
+                    "mcpt",
+                    "run",
+                    str(scene.path),
+                    "--backend",
+                    "deepstream",
+                    "--out",
+                    str(out_dir / f"{scene.name}.txt"),
+                    "--gpu-id",
+                    str(gpu),
+                    *extra,
+                ]
+            )
+    return cmds
+
+
+def run_multi_gpu(scenes: list, gpus: list[int], out_dir: Path, extra: list[str]) -> int:
+    """One scene per GPU at a time, all GPUs in parallel; then merge."""
+    from mcpt.scene.results import merge_results
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plan = assign_scenes(scenes, gpus)
+    queues = {g: gpu_commands({g: s}, out_dir, extra) for g, s in plan.items()}
+    running: dict[int, subprocess.Popen] = {}
+    failed = []
+    while any(queues.values()) or running:
+        for gpu, cmds in queues.items():
+            if gpu not in running and cmds:
+                cmd = cmds.pop(0)
+                log.info("GPU %d: %s", gpu, " ".join(cmd))
+                running[gpu] = subprocess.Popen(cmd)
+        for gpu, proc in list(running.items()):
+            if proc.poll() is not None:
+                if proc.returncode != 0:
+                    failed.append((gpu, proc.args))
+                del running[gpu]
+        time.sleep(0.5)
+    if failed:
+        for gpu, args in failed:
+            log.error("GPU %d failed: %s", gpu, " ".join(args))
+        return 1
+    merged, n = merge_results(out_dir)
+    print(f"wrote {merged} ({n} rows)")
+    return 0
+
+
+def run_scene(
+    name: str,
+    sources: list[SourceSpec],
+    calibrations: dict,
+    cfg: Config,
+    out: Path,
+    work_dir: Path,
+    opts: DsOptions,
+    video: str | None = None,
+) -> dict:
+    from mcpt.backends.deepstream.pipeline import RTSP_OUT_LAUNCH, build_pipeline
+    from mcpt.backends.deepstream.probe import MetaReader, ProbeHandler
+    from mcpt.backends.deepstream.worker import AssociationWorker, BatchConverter
+    from mcpt.models.manifest import load_manifest
+
+    GLib, Gst, pyds = import_deepstream()
+    manifest = load_manifest()
+    generated = generate(name, sources, manifest, work_dir, opts)
+    for engine in (generated.detector_engine, generated.reid_engine):
+        if not engine.is_file():
+            log.warning(
+                "%s is missing: nvinfer will build it at start-up (minutes); run `make engines` first", engine.name
+            )
+    output = "none" if not video else ("rtsp" if video.startswith("rtsp") else "file")
+    spec = PipelineSpec(
+        sources=sources,
+        pgie_config=generated.pgie,
+        tracker_config=generated.tracker,
+        sgie_config=generated.sgie,
+        muxer_width=opts.muxer_width,
+        muxer_height=opts.muxer_height,
+        gpu_id=opts.gpu_id,
+        fps=opts.fps,
+        reid_batch=opts.reid_batch,
+        output=output,
+        output_path=video or "",
+        rtsp_udp_port=opts.udp_port,
+    )
+    reader = MetaReader(
+        pyds,
+        {i: s.camera_id for i, s in enumerate(sources)},
+        (opts.muxer_width, opts.muxer_height),
+        sgie_id=None if opts.tracker_reid else 2,
+        embedding_dim=manifest.reid.embedding_dim,
+    )
+    probe = ProbeHandler(reader, Gst.PadProbeReturn.OK)
+    converter = BatchConverter(name, calibrations, cfg, manifest.reid.embedding_dim or 1)
+    worker = AssociationWorker(probe.queue, converter, cfg, out, opts.fps)
+    built = build_pipeline(Gst, spec, probe)
+    if output == "rtsp":
+        from gi.repository import GstRtspServer
+
+        server = GstRtspServer.RTSPServer.new()
+        server.props.service = str(opts.rtsp_port)
+        factory = GstRtspServer.RTSPMediaFactory.new()
+        factory.set_launch(RTSP_OUT_LAUNCH.format(port=opts.udp_port))
+        factory.set_shared(True)
+        server.get_mount_points().add_factory("/mcpt", factory)
+        server.attach(None)
+        log.info("annotated stream at rtsp://<host>:%d/mcpt", opts.rtsp_port)
+    loop = GLib.MainLoop()
+    camera_of_element = {f"source-{i}": s.camera_id for i, s in enumerate(sources)}
+    ended: set[int] = set()
+    errors: dict[int, str] = {}
+
+    def camera_of(obj) -> int | None:
+        """The camera whose source bin holds the element that posted a message (errors come from children)."""
+        while obj is not None:
+            if obj.get_name() in camera_of_element:
+                return camera_of_element[obj.get_name()]
+            obj = obj.get_parent()
+        return None
+
+    def on_message(bus, message) -> bool:
+        t = message.type
+        if t == Gst.MessageType.EOS:
+            loop.quit()
+        elif t == Gst.MessageType.ERROR:
+            err, debug = message.parse_error()
+            src = message.src.get_name() if message.src else "?"
+            cam = camera_of(message.src)
+            if cam is not None:
+                errors[cam] = str(err)
+                log.error("camera %s: %s (the other cameras go on)", cam, err)
+            else:
+                log.error("%s: %s (%s)", src, err, debug)
+                loop.quit()
+        elif t == Gst.MessageType.ELEMENT:
+            s = message.get_structure()
+            if s is not None and s.get_name() == "stream-eos":
+                ok, sid = s.get_uint("stream-id")
+                if ok and sid < len(sources):
+                    ended.add(sources[sid].camera_id)
+                    log.info("camera %s: end of stream", sources[sid].camera_id)
+        return True
+
+    bus = built.pipeline.get_bus()
+    bus.add_signal_watch()
+    bus.connect("message", on_message)
+    worker.start()
+    built.pipeline.set_state(Gst.State.PLAYING)
+    try:
+        loop.run()
+    except KeyboardInterrupt:
+        log.warning("interrupted; finishing the results file")
+    finally:
+        built.pipeline.set_state(Gst.State.NULL)
+        worker.finish()
+        worker.join()
+    if worker.error:
+        raise worker.error
+    return {"summary": worker.summary, "probe": probe.stats, "errors": errors, "ended": sorted(ended)}
+
+
+def main_deepstream(args, cfg: Config) -> int:
+    from mcpt.pipeline import cameras_from_scene, cameras_from_yaml
+    from mcpt.scene.calibration import load_calibration
+    from mcpt.scene.layout import discover_scenes
+
+    opts = DsOptions(gpu_id=getattr(args, "gpu_id", 0) or 0, fps=args.fps or 30.0)
+    if args.gpus:
+        gpus = [int(g) for g in args.gpus.split(",") if g.strip()]
+        scenes = discover_scenes(args.scene)
+        return run_multi_gpu(scenes, gpus, Path(args.out), [])
+    if args.cameras:
+        name, cams, fps = cameras_from_yaml(args.cameras)
+        opts.fps = args.fps or fps or 30.0
+    else:
+        scenes = discover_scenes(args.scene)
+        if len(scenes) > 1:
+            return run_multi_gpu(scenes, [opts.gpu_id], Path(args.out), [])
+        name, cams = scenes[0].name, cameras_from_scene(scenes[0])
+    sources = [SourceSpec(c.camera_id, c.uri) for c in cams]
+    calibs = {c.camera_id: load_calibration(c.calibration, c.camera_id) for c in cams}
+    out = Path(args.out)
+    res = run_scene(name, sources, calibs, cfg, out, out.parent / f"{name}_deepstream", opts, args.video)
+    s, p = res["summary"], res["probe"]
+    print(
+        f"{name}: {s.frames} batches, {s.rows} rows, {s.identities} identities; probe: {p.batches} batches, "
+        f"{p.objects} objects, {p.dropped_batches} dropped; association {s.timer.ms('associate', 50):.2f} ms "
+        f"per batch (median)"
+    )
+    for cam, err in res["errors"].items():
+        print(f"camera {cam}: {err}")
+    print(f"wrote {out}")
+    return 0
