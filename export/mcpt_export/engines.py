@@ -52,6 +52,29 @@ def trtexec_command(
     return " ".join(parts)
 
 
+TRTEXEC_PATHS = ("/usr/src/tensorrt/bin/trtexec",)
+
+
+def find_trtexec() -> str | None:
+    import shutil
+
+    found = shutil.which("trtexec")
+    if found:
+        return found
+    return next((p for p in TRTEXEC_PATHS if Path(p).is_file()), None)
+
+
+def run_trtexec(trtexec: str, command: str) -> None:
+    import shlex
+    import subprocess
+
+    args = shlex.split(command)
+    proc = subprocess.run([trtexec, *args[1:]], capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
+        raise InputError(None, f"trtexec failed: {' | '.join(tail)}")
+
+
 def import_tensorrt():
     try:
         import tensorrt as trt
