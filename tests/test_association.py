@@ -241,3 +241,10 @@ def test_single_camera_tracker_handles_empty_frames():
     sct.update(2, np.zeros((0, 4)), np.zeros(0), np.zeros((0, DIM), np.float32))
     sct.update(3, np.zeros((0, 4)), np.zeros(0), np.zeros((0, DIM), np.float32))
     assert len(sct) == 0
+
+
+def test_reference_config_turns_off_the_additions():
+    cfg = load_config("reference").association
+    assert cfg.sct.min_iou == 0 and cfg.tracker.bind_bonus == 0 and cfg.tracker.lost_emb_thresh == 0.30
+    assert cfg.refine.merge_established is False and cfg.position.fuse is False
+    assert cfg.refine.split_emb == AssociationConfig().refine.split_emb  # shared values unchanged

@@ -277,3 +277,23 @@ def test_runtime_never_imports_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@needs_yolo
+@pytest.mark.export
+def test_detector_export_scores_only_the_given_classes(tmp_path):
+    import torch
+
+    from mcpt_export.detector import DetectionsHead, load_yolo
+
+    model, _ = load_yolo("yolov8n.yaml")
+    x = torch.rand(1, 3, 320, 320)
+    with torch.no_grad():
+        raw = model(x)
+        raw = (raw[0] if isinstance(raw, (list, tuple)) else raw).transpose(1, 2)[0]
+        person = DetectionsHead.build(model, (0,))(x)[0]
+        pair = DetectionsHead.build(model, (3, 7))(x)[0]
+    assert torch.allclose(person[:, 4], raw[:, 4]) and (person[:, 5] == 0).all()
+    best = raw[:, 4:][:, [3, 7]].max(dim=1)
+    assert torch.allclose(pair[:, 4], best.values)
+    assert set(pair[:, 5].unique().tolist()) <= {3.0, 7.0}

@@ -236,12 +236,17 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.strip().split("."), parsed
 
 
+BUILTIN = {"reference": Path(__file__).parent / "configs" / "reference.yaml"}
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """Defaults, then the YAML file, then ``section.key=value`` overrides."""
     import yaml
 
     data: dict = {}
     source = "defaults"
+    if path is not None and str(path) in BUILTIN:
+        path = BUILTIN[str(path)]
     if path is not None:
         path = Path(path)
         source = str(path)

@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 def add_config_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", help="YAML config (defaults: the reference method's values)")
+    p.add_argument("--config", help="YAML config; `reference` = the published method without mcpt's additions")
     p.add_argument(
         "--set",
         dest="overrides",
