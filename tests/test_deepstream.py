@@ -161,7 +161,7 @@ def test_probe_observations_equal_the_cpu_backends(demo_scene):
         1,
         calib.for_image(src_size),
         src_size[1],
-        cfg.association.position.foot_offset_m,
+        cfg.association.position,
         np.array([7, 8]),
         boxes_src,
         np.array([0.8, 0.8]),
@@ -271,7 +271,11 @@ def test_ds_config_for_1_4_16_cameras_is_consistent(tmp_path, n):
     assert app["secondary-gie0"]["operate-on-gie-id"] == pgie["gie-unique-id"] == "1"
     assert sgie["gie-unique-id"] == app["secondary-gie0"]["gie-unique-id"] == "2"
     assert app["tracker"]["ll-config-file"] == "config_tracker.yml" and (tmp_path / "config_tracker.yml").is_file()
-    yaml.safe_load((tmp_path / "config_tracker.yml").read_text().split("\n", 1)[1])  # valid YAML after %YAML line
+    tracker = yaml.safe_load((tmp_path / "config_tracker.yml").read_text().split("\n", 1)[1])  # after %YAML
+    reid = tracker["ReID"]  # NvDCF re-associates with mcpt's ReID model, sharing the SGIE's engine
+    assert reid["onnxFile"] == str(manifest.reid.onnx) and reid["modelEngineFile"] == sgie["model-engine-file"]
+    assert reid["batchSize"] == 32 and reid["outputReidTensor"] == 0
+    assert reid["inferDims"] == [3, manifest.reid.height, manifest.reid.width]
 
 
 def test_ds_config_rtsp_sources_msgbroker_and_int8(tmp_path):
@@ -292,7 +296,7 @@ def test_ds_config_rtsp_sources_msgbroker_and_int8(tmp_path):
     assert app["sink1"]["type"] == "6" and app["sink1"]["msg-broker-conn-str"] == "kafka;9092"
     assert app["sink0"]["type"] == "4"
     assert app["secondary-gie0"]["enable"] == "0" and g.sgie is None
-    assert "ReID:" in (tmp_path / "config_tracker.yml").read_text()
+    assert "outputReidTensor: 1" in (tmp_path / "config_tracker.yml").read_text()
     pgie = parse(g.pgie)["property"]
     assert pgie["network-mode"] == "1" and pgie["int8-calib-file"].endswith(".int8.cache")
     assert (tmp_path / "msgconv_config.txt").is_file()

@@ -297,3 +297,15 @@ def test_detector_export_scores_only_the_given_classes(tmp_path):
     best = raw[:, 4:][:, [3, 7]].max(dim=1)
     assert torch.allclose(pair[:, 4], best.values)
     assert set(pair[:, 5].unique().tolist()) <= {3.0, 7.0}
+
+
+@needs_yolo
+@pytest.mark.export
+def test_detector_export_half(tmp_path):
+    from mcpt.cli import main
+
+    out = tmp_path / "h.onnx"
+    assert main(["export", "detector", "yolov8n.yaml", str(out), "--imgsz", "160", "--half"]) == 0
+    x = np.random.default_rng(0).random((2, 3, 160, 160)).astype(np.float16)
+    y = _ort(out, x)
+    assert y.dtype == np.float16 and y.shape == (2, 525, 6)

@@ -125,3 +125,37 @@ def test_run_cli_bad_input_is_one_line(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [f"mcpt run: error: {cams} [cameras[0].calibration]: missing"]
+
+
+def test_split_runs_scenes_in_parallel_and_merges(demo_scene, default_models, tmp_path):
+    import shutil
+
+    split = tmp_path / "split"
+    shutil.copytree(demo_scene, split / "scene_001")
+    second = split / "scene_002"
+    shutil.copytree(demo_scene, second)
+    for k in (3, 2, 1):  # global camera numbers: scene 2 has cameras 4-6
+        (second / f"camera_000{k}").rename(second / f"camera_000{k + 3}")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mcpt",
+            "run",
+            str(split),
+            "--out",
+            str(tmp_path / "results"),
+            "--jobs",
+            "2",
+            "--frames",
+            "30",  # the first identities of this scene are confirmed after about 20 frames
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    merged = read_rows(tmp_path / "results" / "track1_submission.txt")
+    assert set(merged.camera.tolist()) <= {1, 2, 3, 4, 5, 6}
+    assert {1, 4} <= set(merged.camera.tolist())
+    assert "scene_002" in proc.stdout

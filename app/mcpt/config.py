@@ -114,6 +114,7 @@ class PositionConfig:
     outlier_m: float = 1.0  # observations farther than this from the cluster's median are not fused
     # where a person stands relative to the box: metres behind the bottom-centre, away from the camera
     foot_offset_m: float = 0.1
+    vertical_axis: bool = True  # find the standing point along the image of the vertical (needs the projection)
     max_reliable_std: float = 1.0  # m; a floor position less certain than this (feet cut off) is not used
 
 

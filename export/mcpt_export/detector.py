@@ -90,7 +90,7 @@ class DetectionsHead:
                 score, label = cls.max(dim=2, keepdim=True)
                 if self.classes.numel():
                     label = self.classes[label]
-                return torch.cat([xy - wh / 2, xy + wh / 2, score, label.float()], dim=2)
+                return torch.cat([xy - wh / 2, xy + wh / 2, score, label.to(score.dtype)], dim=2)
 
         return Head(model).eval()
 
@@ -114,29 +114,20 @@ def export_detector(
     if classes and (min(classes) < 0 or max(classes) >= len(names)):
         raise InputError(src, f"classes {list(classes)} outside the model's {len(names)} classes", field="--classes")
     head = DetectionsHead.build(model, classes)
-    dummy = torch.zeros(1, 3, imgsz, imgsz)
-    path = export_onnx(head, dummy, out, INPUT_NAME, OUTPUT_NAME)
+    dtype = torch.float16 if half else torch.float32
     if half:
-        _to_fp16(path)
-    x = torch.rand(3, 3, imgsz, imgsz, generator=torch.Generator().manual_seed(0))
+        head = head.half()  # FP16 weights and tensors end to end (for TensorRT/GPU runtimes)
+    dummy = torch.zeros(1, 3, imgsz, imgsz, dtype=dtype)
+    path = export_onnx(head, dummy, out, INPUT_NAME, OUTPUT_NAME)
+    x = torch.rand(3, 3, imgsz, imgsz, generator=torch.Generator().manual_seed(0)).to(dtype)
     with torch.no_grad():
-        ref = head(x).numpy()
+        ref = head(x).float().numpy()
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = sess.run(None, {INPUT_NAME: x.numpy().astype(np.float16 if half else np.float32)})[0]
+    got = sess.run(None, {INPUT_NAME: x.numpy()})[0]
     diff = float(np.abs(ref[..., :5] - got[..., :5].astype(np.float32)).max())
     return DetectorExportResult(path, imgsz, len(names), names, diff)
-
-
-def _to_fp16(path: Path) -> None:
-    try:
-        import onnx
-        from onnxconverter_common import float16
-    except ImportError:
-        raise InputError(None, "--half needs onnxconverter-common (pip install onnxconverter-common)") from None
-    model = float16.convert_float_to_float16(onnx.load(str(path)), keep_io_types=False)
-    onnx.save(model, str(path))
 
 
 def reference_detections(model, x, conf: float, iou: float, classes: tuple[int, ...] | None = None):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mcpt.config import PositionConfig
 from mcpt.observation import ObservationBatch
 from mcpt.scene.calibration import Calibration
 
@@ -15,7 +16,7 @@ def camera_observations(
     camera_id: int,
     calib: Calibration,
     image_height: int,
-    foot_offset_m: float,
+    position: PositionConfig,
     local_ids: np.ndarray,
     boxes: np.ndarray,
     scores: np.ndarray,
@@ -26,7 +27,7 @@ def camera_observations(
     feats = np.asarray(feats, np.float32)
     if feats.ndim != 2:
         feats = feats.reshape(len(boxes), -1) if len(boxes) else np.zeros((0, 1), np.float32)
-    world, std = calib.standing_points(boxes, image_height, foot_offset_m)
+    world, std = calib.standing_points(boxes, image_height, position.foot_offset_m, position.vertical_axis)
     return ObservationBatch(
         scene=scene,
         frame_id=frame_id,

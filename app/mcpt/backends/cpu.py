@@ -136,7 +136,7 @@ class CpuPerception:
                         cid,
                         cam.calib,
                         cam.image_size[1],
-                        self.cfg.association.position.foot_offset_m,
+                        self.cfg.association.position,
                         out.track_id[keep],
                         out.box[keep],
                         scores[keep],

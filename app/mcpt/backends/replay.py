@@ -115,7 +115,7 @@ class CameraTrackerStage:
         self.calib = calib
         self.image_height = image_size[1]
         a = cfg.association
-        self.foot_offset_m = a.position.foot_offset_m
+        self.position = a.position
         self.tracker = SingleCameraTracker(a.sct, image_size, use_appearance=a.use_appearance)
 
     def __call__(
@@ -130,7 +130,7 @@ class CameraTrackerStage:
             self.camera_id,
             self.calib,
             self.image_height,
-            self.foot_offset_m,
+            self.position,
             out.track_id[keep],
             out.box[keep],
             scores[keep],

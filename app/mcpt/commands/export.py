@@ -15,7 +15,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     d.add_argument("src", help="weights (.pt) or a model definition (.yaml, random weights)")
     d.add_argument("out", help="output .onnx")
     d.add_argument("--imgsz", type=positive_int, default=640, help="square input size (default 640)")
-    d.add_argument("--half", action="store_true", help="FP16 weights (needs onnxconverter-common)")
+    d.add_argument("--half", action="store_true", help="FP16 weights and tensors (GPU runtimes; slow on CPU)")
     d.add_argument("--classes", help="score only these class ids, e.g. 0 (COCO person) or 0,1; default: all")
     r = sub.add_parser("reid", help="a ReID architecture + checkpoint -> ONNX (L2-normalised embedding)")
     r.add_argument("out", help="output .onnx")
@@ -43,9 +43,11 @@ def main(args: argparse.Namespace) -> int:
 
         classes = tuple(int(c) for c in args.classes.split(",")) if args.classes else None
         r = export_detector(args.src, args.out, imgsz=args.imgsz, half=args.half, classes=classes)
+        names = [str(n) for n in r.class_names.values()]
+        shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
         print(
             f"wrote {r.path}: input images [B, 3, {r.imgsz}, {r.imgsz}], output detections [B, anchors, 6], "
-            f"{r.num_classes} classes {r.class_names}; ONNX Runtime vs torch max |diff| {r.max_abs_diff:.2e}"
+            f"{r.num_classes} classes ({shown}); ONNX Runtime vs torch max |diff| {r.max_abs_diff:.2e}"
         )
     elif args.what == "reid":
         from mcpt_export.reid import export_reid

@@ -45,11 +45,16 @@ class Calibration:
         """(N, 2) pixels -> (N, 2) floor metres; NaN for pixels on or above the horizon."""
         return apply_homography(self.homography_inv, pixels, self.front_sign)
 
-    def standing_points(self, boxes: np.ndarray, image_height: int, foot_offset_m: float = DEFAULT_FOOT_OFFSET_M):
+    def standing_points(
+        self,
+        boxes: np.ndarray,
+        image_height: int,
+        foot_offset_m: float = DEFAULT_FOOT_OFFSET_M,
+        vertical_axis: bool = True,
+    ):
         """Floor positions and their std (metres) of boxed people seen by this camera."""
-        return standing_points(
-            boxes, self.homography_inv, self.front_sign, image_height, self.projection, foot_offset_m
-        )
+        projection = self.projection if vertical_axis else None
+        return standing_points(boxes, self.homography_inv, self.front_sign, image_height, projection, foot_offset_m)
 
     def world_to_image(self, world_xy: np.ndarray) -> np.ndarray:
         return apply_homography(self.homography, world_xy)

@@ -92,14 +92,14 @@ def sink_section(opts: DsOptions, out_dir: Path) -> str:
 
 
 def tracker_reid_section(manifest: Manifest, opts: DsOptions, reid_engine: Path) -> str:
-    if not opts.tracker_reid:
-        return ""
+    """NvDCF's ReID section, on mcpt's ReID model: re-association of its own tracks, and with
+    ``tracker_reid`` also the per-object vector mcpt reads instead of an SGIE's tensor."""
     r = manifest.reid
     return "\n".join(
         [
             "ReID:",
-            "  reidType: 2",
-            "  outputReidTensor: 1",
+            "  reidType: 2  # re-association of NvDCF's own tracks",
+            f"  outputReidTensor: {int(opts.tracker_reid)}",
             f"  batchSize: {opts.reid_batch}",
             "  workspaceSize: 1000",
             f"  reidFeatureSize: {r.embedding_dim or 256}",
@@ -109,7 +109,7 @@ def tracker_reid_section(manifest: Manifest, opts: DsOptions, reid_engine: Path)
             "  inputOrder: 0",
             "  colorFormat: 0",
             "  offsets: [0.0, 0.0, 0.0]",
-            "  netScaleFactor: 1.0",
+            "  netScaleFactor: 1.0  # the model normalises inside its graph",
             "  keepAspc: 0",
             "  addFeatureNormalization: 1",
             f"  onnxFile: {r.onnx}",

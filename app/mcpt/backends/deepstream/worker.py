@@ -32,7 +32,7 @@ class BatchConverter:
         self.scene = scene
         self.calibrations = calibrations
         self.sized: dict[int, Calibration] = {}
-        self.foot_offset = cfg.association.position.foot_offset_m
+        self.position = cfg.association.position
         self.dim = dim
 
     def _calib(self, cam: int, size: tuple[int, int]) -> Calibration | None:
@@ -59,7 +59,7 @@ class BatchConverter:
                     f.camera_id,
                     calib,
                     f.source_size[1],
-                    self.foot_offset,
+                    self.position,
                     f.track_ids,
                     f.boxes,
                     f.scores,
