@@ -109,13 +109,16 @@ class PositionConfig:
     """Fused floor position of an identity: all its cameras, a motion model, outliers rejected."""
 
     fuse: bool = True  # False: each row carries its own camera's foot point (as the reference)
-    accel_std: float = 1.5  # m/s^2 process noise of the constant-velocity model
+    accel_std: float = 5.0  # m/s^2 process noise of the constant-velocity model (people stop, start and turn)
     meas_std: float = 0.25  # m, one camera's foot-point error
     outlier_m: float = 1.0  # observations farther than this from the cluster's median are not fused
     # where a person stands relative to the box: metres behind the bottom-centre, away from the camera
     foot_offset_m: float = 0.1
     vertical_axis: bool = True  # find the standing point along the image of the vertical (needs the projection)
     max_reliable_std: float = 1.0  # m; a floor position less certain than this (feet cut off) is not used
+    # m: each camera's systematic error (calibration, where on the body the box ends), which averaging
+    # over cameras cancels; it keeps near cameras from outweighing the others
+    camera_bias_std: float = 0.15
 
 
 @dataclass

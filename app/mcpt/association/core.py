@@ -367,7 +367,7 @@ class Associator:
         meas, meas_var = fuse_positions(
             group[pw],
             world[rows[pw]],
-            std[rows[pw]],
+            np.hypot(std[rows[pw]], cfg.position.camera_bias_std),
             s.mean[slots_seen, :2],
             s.hits[slots_seen] > 0,
             cfg.position.outlier_m,

@@ -47,39 +47,15 @@ def main(args: argparse.Namespace) -> int:
         return main_deepstream(args, cfg)
     from mcpt.pipeline import cameras_from_scene, cameras_from_yaml, pipeline_report, run_cpu, run_split
 
-    if args.cameras:
-        name, cams, fps = cameras_from_yaml(args.cameras)
+    def run_one(name: str, cams, out, fps: float | None) -> int:
         res = run_cpu(
             name,
             cams,
             cfg,
-            args.out,
-            video=args.video,
-            bev=args.bev,
-            fps=args.fps or fps or 10.0,
-            max_frames=args.frames,
-            progress=not args.quiet,
-            detector=args.detector,
-            reid=args.reid,
-            threads=args.threads,
-        )
-        print(pipeline_report(res))
-        print(f"wrote {args.out}")
-        return 0
-    from mcpt.scene.layout import discover_scenes
-
-    scenes = discover_scenes(args.scene)
-    out = Path(args.out)
-    if len(scenes) == 1 and out.suffix == ".txt":
-        scene = scenes[0]
-        res = run_cpu(
-            scene.name,
-            cameras_from_scene(scene),
-            cfg,
             out,
             video=args.video,
             bev=args.bev,
-            fps=args.fps,
+            fps=fps,
             max_frames=args.frames,
             progress=not args.quiet,
             detector=args.detector,
@@ -89,6 +65,16 @@ def main(args: argparse.Namespace) -> int:
         print(pipeline_report(res))
         print(f"wrote {out}")
         return 0
+
+    if args.cameras:
+        name, cams, fps = cameras_from_yaml(args.cameras)
+        return run_one(name, cams, args.out, args.fps or fps or 10.0)
+    from mcpt.scene.layout import discover_scenes
+
+    scenes = discover_scenes(args.scene)
+    out = Path(args.out)
+    if len(scenes) == 1 and out.suffix == ".txt":
+        return run_one(scenes[0].name, cameras_from_scene(scenes[0]), out, args.fps)
     video_dir = args.video if args.video else None
     for report in run_split(
         scenes,

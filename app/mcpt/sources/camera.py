@@ -178,12 +178,9 @@ class CameraSource(threading.Thread):
                     log.error("camera %s: %s; retrying in %.1f s", self.camera_id, self.error, delay)
                     self.opened.set()
                 attempts += 1
-                if self.max_reconnects is not None and attempts > self.max_reconnects:
-                    log.error("camera %s: giving up after %d attempts", self.camera_id, attempts)
-                    self._close_gap()
+                delay = self._wait_before_retry(attempts, delay)
+                if delay is None:
                     return
-                self._stop_event.wait(delay)
-                delay = min(delay * 2, self.backoff[1])
                 continue
             self._probe(cap)
             if self.stats.gaps and self.stats.gaps[-1].end is None:
@@ -214,12 +211,18 @@ class CameraSource(threading.Thread):
                     "camera %s: stream dropped; reconnecting (backoff %.1f-%.1f s)", self.camera_id, *self.backoff
                 )
             attempts += 1
-            if self.max_reconnects is not None and attempts > self.max_reconnects:
-                log.error("camera %s: giving up after %d attempts", self.camera_id, attempts)
-                self._close_gap()
+            delay = self._wait_before_retry(attempts, delay)
+            if delay is None:
                 return
-            self._stop_event.wait(delay)
-            delay = min(delay * 2, self.backoff[1])
+
+    def _wait_before_retry(self, attempts: int, delay: float) -> float | None:
+        """Sleep ``delay`` (interruptible) and return the next, doubled up to the cap; None: give up."""
+        if self.max_reconnects is not None and attempts > self.max_reconnects:
+            log.error("camera %s: giving up after %d attempts", self.camera_id, attempts)
+            self._close_gap()
+            return None
+        self._stop_event.wait(delay)
+        return min(delay * 2, self.backoff[1])
 
     def _close_gap(self) -> Gap:
         gap = self.stats.gaps[-1] if self.stats.gaps else Gap(time.monotonic())
