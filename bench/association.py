@@ -252,6 +252,19 @@ def memory(minutes: float, cameras: int, people: int, fps: float = 10.0) -> str:
     )
 
 
+def split_sections(text: str) -> dict[str, str]:
+    """The file's sections by key (each starts with a ``<!-- key: ... -->`` line)."""
+    out: dict[str, str] = {}
+    key = None
+    for line in text.splitlines(keepends=True):
+        if line.startswith("<!-- ") and ":" in line:
+            key = line[5 : line.index(":")]
+            out[key] = ""
+        if key is not None:
+            out[key] += line
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run, numbers meaningless)")
@@ -262,7 +275,7 @@ def main() -> int:
         seeds, frames, cams, people = [1], 120, [2, 4], [5]
         sweep_frames, mem_minutes, acc_cams, acc_people = 60, 0.2, 2, 4
     else:
-        seeds, frames, cams, people = [1, 2], 1800, [2, 4, 8, 16], [5, 20, 50]
+        seeds, frames, cams, people = [1, 2], 1800, [2, 4, 8, 16], [5, 20, 40, 50]
         sweep_frames, mem_minutes, acc_cams, acc_people = 300, 30.0, 8, 20
     started = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     acc = pos = sw = mem = "(not run: --only)"
@@ -278,42 +291,52 @@ def main() -> int:
         if args.only in (None, "memory"):
             print("memory ...", flush=True)
             mem = memory(mem_minutes, acc_cams, acc_people)
-    text = "\n".join(
-        [
-            "# Association benchmark",
-            "",
-            f"`python bench/association.py{' --quick' if args.quick else ''}` on {started}, "
-            f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}, one thread.",
-            "",
-            f"## Accuracy: simulated scenes, 4 cameras, ~12 people, {frames} frames at 10 fps, seeds {seeds} (mean)",
-            "",
-            "HOTA/DetA/AssA/LocA on floor positions (tau = 1 m). `baseline` = world-distance clustering + Hungarian "
-            "frame-to-frame tracking, no appearance. ms = association core per time step (single-camera trackers "
-            "not included; see the sweep).",
-            "",
-            acc,
-            "",
-            "## Positions: the fused position against each camera's own (medium preset, same seeds)",
-            "",
-            pos,
-            "",
-            f"## Speed: cameras x people, medium preset, {sweep_frames} frames",
-            "",
-            sw,
-            "",
-            f"## Memory: a {mem_minutes:g}-minute stream, {acc_cams} cameras",
-            "",
-            "Peak RSS is reset after the simulation is built, so it is the tracker's (plus the simulator's per-frame "
-            "work).",
-            "",
-            mem,
-            "",
-        ]
+    header = (
+        f"`python bench/association.py{' --quick' if args.quick else ''}` on {started}, "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, one thread."
     )
+    sections = {
+        "accuracy": "\n".join(
+            [
+                f"## Accuracy: simulated scenes, 4 cameras, ~12 people, {frames} frames at 10 fps, "
+                f"seeds {seeds} (mean)",
+                "",
+                "HOTA/DetA/AssA/LocA on floor positions (tau = 1 m). `baseline` = world-distance clustering + "
+                "Hungarian frame-to-frame tracking, no appearance. ms = association core per time step "
+                "(single-camera trackers not included; see the sweep).",
+                "",
+                acc,
+                "",
+                "## Positions: the fused position against each camera's own (medium preset, same seeds)",
+                "",
+                pos,
+            ]
+        ),
+        "sweep": "\n".join([f"## Speed: cameras x people, medium preset, {sweep_frames} frames", "", sw]),
+        "memory": "\n".join(
+            [
+                f"## Memory: a {mem_minutes:g}-minute stream, {acc_cams} cameras",
+                "",
+                "Peak RSS is reset after the simulation is built, so it is the tracker's (plus the simulator's "
+                "per-frame work).",
+                "",
+                mem,
+            ]
+        ),
+    }
+    out = Path(args.out)
+    previous = split_sections(out.read_text()) if args.only and out.is_file() else {}
+    parts = ["# Association benchmark", ""]
+    for key, body in sections.items():
+        if args.only and key != args.only and key in previous:
+            parts += [previous[key].rstrip(), ""]  # keep the last full run's section
+        else:
+            parts += [f"<!-- {key}: {header} -->", body, ""]
+    text = "\n".join(parts)
     print(text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 

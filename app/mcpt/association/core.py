@@ -1,14 +1,15 @@
 """The online associator: Observations of one time step in, global identities and positions out.
 
 Per step:
-1. keep each local track (camera, local id) with the cluster it joined before, while its floor
-   position and appearance stay consistent with that cluster;
-2. match the remaining confident observations camera by camera to active clusters (distance +
-   appearance), then to lost clusters (appearance, with a speed gate), then to unconfirmed ones;
+1. match observations camera by camera to active clusters on floor distance + appearance (mean
+   cosine distance to the cluster's feature bank), one observation per camera per cluster; the
+   cluster a local track (camera, local id) joined before is preferred but can be contested;
+2. then to lost clusters on appearance with a speed gate (off by default: re-link does it), then
+   to unconfirmed clusters;
 3. group what is left across cameras into new, unconfirmed clusters;
 4. attach observations unfit for clustering (low score, squat boxes) to the nearest identity;
-5. fuse each cluster's floor position (robust mean of its cameras, constant-velocity Kalman),
-   add clean features to its bank, confirm after ``min_hits`` frames;
+5. fuse each cluster's floor position (robust inverse-variance mean of its cameras, constant-velocity
+   Kalman filter), add one clean feature to its bank, confirm after ``min_hits`` frames;
 6. every ``period`` frames, refine clusters (split / merge / re-link, see refine.py);
 7. output every observation of a confirmed cluster with the cluster's global id and position.
 
@@ -132,7 +133,7 @@ class Associator:
             near = np.ones(cost.shape, bool)
             near_bound = is_bound
         ii, kk = np.nonzero(near | near_bound)
-        a = self._pair_bank_distance(feats[rows[ii]], slots[kk]) if cfg.use_appearance else np.zeros(len(ii))
+        a = s.pair_bank_distance(feats[rows[ii]], slots[kk]) if cfg.use_appearance else np.zeros(len(ii))
         w = dist_weight if (cfg.use_world and cfg.use_appearance) else (1.0 if cfg.use_world else 0.0)
         ok = near[ii, kk] & (a <= emb_gate)
         c = w * np.minimum(d[ii, kk] / dist_gate, 1.0) + (1 - w) * np.minimum(a / emb_gate, 1.0)
@@ -143,17 +144,6 @@ class Associator:
 
         cost[ii[ok_b], kk[ok_b]] = np.minimum(cost[ii[ok_b], kk[ok_b]], c_b[ok_b])
         return cost
-
-    def _pair_bank_distance(self, feats: np.ndarray, slots: np.ndarray) -> np.ndarray:
-        """Mean cosine distance / 2 between each feature and its paired cluster's bank (1 if empty)."""
-        s = self.store
-        if not len(slots):
-            return np.zeros(0)
-        sims = np.einsum("pd,pbd->pb", feats, s.bank[slots])
-        valid = np.arange(s.bank_size)[None, :] < s.bank_n[slots][:, None]
-        count = valid.sum(axis=1)
-        mean = (sims * valid).sum(axis=1) / np.maximum(count, 1)
-        return np.where(count > 0, np.clip((1.0 - mean) * 0.5, 0.0, 1.0), 1.0)
 
     def _assign_per_camera(
         self, rows: np.ndarray, slots: np.ndarray, cams: np.ndarray, assign: np.ndarray, cost_fn
@@ -211,7 +201,7 @@ class Associator:
             return np.flatnonzero((assign < 0) & quality)
 
         # 1+2. observations -> active clusters (tracked, or lost only briefly), camera by camera; a local
-        # track's previous cluster is preferred (looser gates, half cost) but can be contested
+        # track's previous cluster is preferred (binding gates, cost minus bind_bonus) but can be contested
         bound = self._bound_slots(batch.local_track_id, cams)
         recent = s.slots_in(LOST)
         active = np.concatenate([s.slots_in(TRACKED), recent[t - s.last[recent] <= tc.id_pool_frames]])

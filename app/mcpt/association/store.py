@@ -151,6 +151,16 @@ class ClusterStore:
         dist[:, count == 0] = 1.0
         return dist
 
+    def pair_bank_distance(self, feats: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        """(p,): for each (feature, cluster) pair, the mean cosine distance / 2 to that cluster's bank."""
+        if not len(slots):
+            return np.zeros(0)
+        sims = np.einsum("pd,pbd->pb", feats.astype(np.float32), self.bank[slots])
+        valid = np.arange(self.bank_size)[None, :] < self.bank_n[slots][:, None]
+        count = valid.sum(axis=1)
+        mean = (sims * valid).sum(axis=1) / np.maximum(count, 1)
+        return np.where(count > 0, np.clip((1.0 - mean) * 0.5, 0.0, 1.0), 1.0)
+
     def bank_block_distance(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """(len(a), len(b)): mean pairwise cosine distance / 2 between two sets of clusters' banks."""
         if not len(a) or not len(b):
