@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -18,9 +18,8 @@ from mcpt.backends.common import camera_observations
 from mcpt.backends.deepstream.probe import FrameObjects
 from mcpt.config import Config
 from mcpt.observation import ObservationBatch, concat_batches
-from mcpt.runner import RunSummary, result_rows
+from mcpt.runner import RunSummary, run_association
 from mcpt.scene.calibration import Calibration
-from mcpt.scene.results import ResultsWriter
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +71,14 @@ class BatchConverter:
 
 
 class AssociationWorker(threading.Thread):
+    """Runs the shared association loop (``run_association``) over the probe's queue until end of stream."""
+
     def __init__(self, source: queue.Queue, converter: BatchConverter, cfg: Config, out, fps: float) -> None:
         super().__init__(name="association", daemon=True)
         self.source = source
         self.converter = converter
         self.associator = Associator(cfg.association, fps=fps)
-        self.writer = ResultsWriter(out) if out is not None else None
+        self.out = out
         self.summary = RunSummary(converter.scene)
         self._done = threading.Event()
         self.error: BaseException | None = None
@@ -86,31 +87,20 @@ class AssociationWorker(threading.Thread):
         """Stop after the queue is drained (call at end of stream)."""
         self._done.set()
 
-    def run(self) -> None:
-        t0 = time.perf_counter()
+    def _batches(self) -> Iterator[ObservationBatch]:
         step = 0
+        while not (self._done.is_set() and self.source.empty()):
+            try:
+                frames = self.source.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            yield self.converter(step, frames)
+            step += 1
+
+    def run(self) -> None:
         try:
-            while not (self._done.is_set() and self.source.empty()):
-                try:
-                    frames = self.source.get(timeout=0.1)
-                except queue.Empty:
-                    continue
-                batch = self.converter(step, frames)
-                with self.summary.timer.stage("associate", items=len(batch)):
-                    result = self.associator.update(batch)
-                rows = result_rows(batch, result)
-                if self.writer is not None:
-                    self.writer.write(rows)
-                self.summary.frames += 1
-                self.summary.observations += len(batch)
-                self.summary.rows += len(rows)
-                step += 1
-        except BaseException as e:  # reported by the runner; the partial results file is kept
+            self.summary = run_association(
+                self._batches(), self.associator, self.out, self.converter.scene, progress=False
+            )
+        except BaseException as e:  # reported by the caller; the partial results file is kept
             self.error = e
-            if self.writer is not None:
-                self.writer.abort()
-            return
-        if self.writer is not None:
-            self.writer.close()
-        self.summary.wall_s = time.perf_counter() - t0
-        self.summary.identities = self.associator.next_out_id - 1
