@@ -36,6 +36,12 @@ def _server_available() -> str | None:
     return None
 
 
+def _has_camera(path: Path, camera: int) -> bool:
+    if not path.is_file():
+        return False
+    return any(line.split(" ", 1)[0] == str(camera) for line in path.read_text().splitlines())
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -69,10 +75,10 @@ class Server:
 
 @pytest.fixture(scope="module")
 def live_scene(tmp_path_factory, demo_scene):
-    """A 60 s version of the demo scene: each test streams well inside it (the server does not loop mp4)."""
+    """The whole 79 s of vtest.avi: each test's stream ends well inside it (the server does not loop mp4)."""
     from mcpt.demo import build_demo_scene
 
-    return build_demo_scene(tmp_path_factory.mktemp("live"), frames=600)
+    return build_demo_scene(tmp_path_factory.mktemp("live"), frames=795)
 
 
 @pytest.fixture
@@ -96,28 +102,34 @@ def test_camera_that_drops_is_reconnected_while_the_other_goes_on(servers, live_
     result = {}
 
     def run():
-        result["res"] = run_cpu("live", cams, load_config(), out, fps=5.0, max_frames=90, progress=False)
+        result["res"] = run_cpu("live", cams, load_config(), out, fps=5.0, max_frames=80, progress=False)
 
     worker = threading.Thread(target=run)
     worker.start()
-    time.sleep(10)  # both cameras streaming for a while
+    # wait until camera 2's people are being written (start-up time depends on the machine's load)
+    partial = out.with_name(out.name + ".partial")
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not _has_camera(partial, 2):
+        time.sleep(0.5)
+    assert _has_camera(partial, 2), "camera 2 never produced rows"
     servers[1].kill()
     killed_at = time.monotonic()
     time.sleep(3)
     servers[1].start()
-    worker.join(timeout=180)
+    worker.join(timeout=240)
     assert not worker.is_alive()
     res = result["res"]
-    s2 = res.sources[2]
-    assert s2["gaps"] >= 1 and s2["reconnects"] >= 1
-    assert 2.0 <= s2["gap_s"] <= 60
-    assert res.sources[1]["gaps"] == 0
+    s1, s2 = res.sources[1], res.sources[2]
+    assert s2["gaps"] >= 1 and s2["reconnects"] >= 1, s2
+    assert 2.0 <= s2["gap_s"] <= 60, s2
+    assert s1["gaps"] == 0, s1
     rows = read_rows(out)
     steps = np.unique(rows.frame)
     cam1, cam2 = set(rows.frame[rows.camera == 1].tolist()), set(rows.frame[rows.camera == 2].tolist())
-    assert len(cam1) > 0.6 * len(steps)  # camera 1 kept producing through the gap
+    # camera 1 delivered a frame for every step, and its people were written while camera 2 was away
+    assert s1["frames"] >= res.summary.frames, (s1, res.summary.frames)
     gap_steps = [k for k in steps.tolist() if k in cam1 and k not in cam2]
-    assert gap_steps, "camera 2 should be missing for a while"
+    assert gap_steps, "camera 1 should have rows while camera 2 is missing"
     assert max(cam2) > max(gap_steps), "camera 2 should be back after the gap"
     assert time.monotonic() - killed_at < 200
 
