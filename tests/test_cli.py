@@ -40,3 +40,14 @@ def test_bad_input_exit_code_2_one_line(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "mcpt", "merge", str(empty)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "no scene_*.txt" in proc.stderr
+
+
+def test_config_command_prints_the_effective_settings(capsys):
+    import yaml
+
+    assert main(["config", "--set", "association.tracker.min_hits=4"]) == 0
+    data = yaml.safe_load(capsys.readouterr().out)
+    assert data["association"]["tracker"]["min_hits"] == 4
+    assert data["association"]["refine"]["split_emb"] == 0.325
+    assert main(["config", "--config", "reference"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["association"]["position"]["fuse"] is False

@@ -19,6 +19,7 @@ COMMANDS = (
     ("simulate", "simulate"),
     ("eval", "evaluate"),
     ("merge", "merge"),
+    ("config", "config_show"),
     ("export", "export"),
     ("engines", "engines"),
     ("ds-config", "ds_config"),
