@@ -4,28 +4,22 @@ from __future__ import annotations
 
 import argparse
 
+from mcpt.commands.track import add_config_args, config_from_args
+
 HELP = "print the effective configuration as YAML (defaults, --config file, --set overrides, a scene's overrides)"
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", help="YAML config, or `reference`")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override one setting (repeatable)",
-    )
+    add_config_args(p)
     p.add_argument("--scene", help="apply this scene's overrides (scenes: {NAME: ...} in the file)")
 
 
 def main(args: argparse.Namespace) -> int:
     import yaml
 
-    from mcpt.config import load_config, to_dict
+    from mcpt.config import to_dict
 
-    cfg = load_config(args.config, args.overrides)
+    cfg = config_from_args(args)
     if args.scene:
         cfg = cfg.for_scene(args.scene)
     data = to_dict(cfg)
