@@ -30,17 +30,18 @@ import numpy as np
 
 from mcpt.association.baseline import WorldDistanceBaseline
 from mcpt.association.core import Associator
-from mcpt.backends.replay import CameraTrackerStage, ReplaySource
+from mcpt.backends.replay import ReplaySource
 from mcpt.config import load_config
 from mcpt.evaluation.metrics import evaluate_scene
+from mcpt.loop import run_association
 from mcpt.observation import concat_batches
-from mcpt.runner import run_association
 from mcpt.scene.calibration import calibration_from_matrices
 from mcpt.scene.layout import discover_scene
 from mcpt.scene.results import read_rows
 from mcpt.simulate.params import make_params
 from mcpt.simulate.scene import SimulatedScene, write_scene
 from mcpt.table import format_table
+from mcpt.tracking.stage import CameraTracking
 
 VARIANTS = {
     "full": [],
@@ -58,7 +59,7 @@ def run_variant(scene_dir: Path, overrides: list[str] | None, work: Path) -> dic
     assoc = WorldDistanceBaseline(fps=source.fps) if overrides is None else Associator(cfg.association, source.fps)
     out = work / f"{scene_dir.parent.name}_{scene_dir.name}.txt"
     summary = run_association(
-        source, assoc, out, scene.name, total=source.num_frames, progress=False, timer=source.timer
+        source, assoc, out, scene.name, total=source.num_frames, progress=False, source_stage="track"
     )
     report = evaluate_scene(scene.name, read_rows(scene.ground_truth), read_rows(out))
     s = report.summary()
@@ -68,8 +69,8 @@ def run_variant(scene_dir: Path, overrides: list[str] | None, work: Path) -> dic
         "gt_ids": s["gt_ids"],
         "ms_p50": summary.timer.ms("associate", 50),
         "ms_p95": summary.timer.ms("associate", 95),
-        "sct_ms": summary.timer.ms("sct", 50),
-        "obs": summary.observations / max(summary.frames, 1),
+        "sct_ms": summary.timer.ms("track", 50),
+        "obs": summary.observations / max(summary.steps, 1),
     }
 
 
@@ -188,10 +189,10 @@ def memory(minutes: float, cameras: int, people: int, fps: float = 10.0) -> str:
     sim = SimulatedScene.build(params)
     cfg = load_config()
     stages = [
-        CameraTrackerStage(
+        CameraTracking(
             c.camera_id,
             calibration_from_matrices(c.camera_id, c.homography, c.projection, image_size=c.image_size),
-            cfg,
+            cfg.association,
             c.image_size,
         )
         for c in sim.cameras
@@ -204,10 +205,10 @@ def memory(minutes: float, cameras: int, people: int, fps: float = 10.0) -> str:
     t_start = time.perf_counter()
     for t, cam_frames in enumerate(sim.frames()):
         parts = [
-            st("mem", t, t / fps, f.det_box, f.det_score, f.det_embedding)[0]
+            st("mem", t, t, t / fps, f.det_box, f.det_score, f.det_embedding)[0]
             for st, f in zip(stages, cam_frames, strict=True)
         ]
-        b = concat_batches(parts, scene="mem", frame_id=t, timestamp=t / fps, dim=params.perception.embedding_dim)
+        b = concat_batches(parts, scene="mem", step=t, time_s=t / fps, dim=params.perception.embedding_dim)
         t0 = time.perf_counter()
         assoc.update(b)
         step_ms.append(1000 * (time.perf_counter() - t0))

@@ -29,8 +29,10 @@ def batch(
     boxes = np.array([[100.0 + 60 * i, 100.0, 50.0, 150.0] for i in range(n)]).reshape(-1, 4)
     return ObservationBatch(
         scene="test",
-        frame_id=frame,
-        timestamp=frame / fps,
+        step=frame,
+        time_s=frame / fps,
+        frame_id=np.full(n, frame, np.int64),
+        timestamp=np.full(n, frame / fps),
         camera_id=np.array([s[0] for s in seen], np.int64),
         local_track_id=np.array([s[1] for s in seen], np.int64),
         bbox=boxes,

@@ -24,7 +24,6 @@ from fake_pyds import (
     reid_user_meta,
     tensor_user_meta,
 )
-from mcpt.backends.common import camera_observations
 from mcpt.backends.deepstream.config_gen import DsOptions, generate
 from mcpt.backends.deepstream.pipeline import PipelineSpec, SourceSpec, build_pipeline
 from mcpt.backends.deepstream.probe import UNTRACKED_OBJECT_ID, MetaReader, ProbeHandler
@@ -36,6 +35,7 @@ from mcpt.models.engine_names import engine_path
 from mcpt.models.manifest import load_manifest
 from mcpt.scene.calibration import load_calibration
 from mcpt.scene.results import read_rows
+from mcpt.tracking.stage import CameraTracking
 
 MUX = (1920, 1080)
 
@@ -96,7 +96,7 @@ def test_every_list_is_advanced_even_past_other_metas(stop_iteration):
     assert not t.is_alive(), "the metadata walk did not terminate"
     f = result["f"][0]
     np.testing.assert_allclose(f.embeddings[0], [0, 1, 0, 0])
-    assert f.has_embedding.tolist() == [True, False]
+    np.testing.assert_array_equal(f.embeddings[1], 0.0)  # no vector came for this object
 
 
 def test_untracked_and_other_classes_are_skipped():
@@ -154,18 +154,8 @@ def test_probe_observations_equal_the_cpu_backends(demo_scene):
     r = MetaReader(FakePyds(), {0: 1}, mux, embedding_dim=4)
     frames = r.read_batch(batch_meta([frame_meta(0, objs, source_size=src_size)]))
     batch = BatchConverter("s", {1: calib}, cfg, 4)(0, frames)
-    cpu = camera_observations(
-        "s",
-        0,
-        0.0,
-        1,
-        calib.for_image(src_size),
-        src_size[1],
-        cfg.association.position,
-        np.array([7, 8]),
-        boxes_src,
-        np.array([0.8, 0.8]),
-        emb,
+    cpu = CameraTracking(1, calib.for_image(src_size), cfg.association, src_size).observe(
+        "s", 0, 0, 0.0, np.array([7, 8]), boxes_src, np.array([0.8, 0.8]), emb
     )
     np.testing.assert_allclose(batch.bbox, cpu.bbox)
     np.testing.assert_allclose(batch.world_xy, cpu.world_xy)
@@ -187,7 +177,7 @@ def test_association_worker_writes_results(demo_scene, tmp_path):
         q.put(r.read_batch(batch_meta([frame_meta(0, objs1, k, (480, 360)), frame_meta(1, objs2, k, (480, 360))])))
     worker.finish()
     worker.join(timeout=30)
-    assert worker.error is None and worker.summary.frames == 20
+    assert worker.error is None and worker.summary.steps == 20
     rows = read_rows(tmp_path / "r.txt")
     assert len(rows) > 0 and set(rows.camera.tolist()) <= {1, 2}
 

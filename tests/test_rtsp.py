@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from mcpt.config import load_config
-from mcpt.pipeline import CameraInput, run_cpu
+from mcpt.pipeline import run_cpu
+from mcpt.scene.cameras import CameraInput
 from mcpt.scene.results import read_rows
 
 SERVER = Path(__file__).with_name("rtsp_server.py")
@@ -102,7 +103,7 @@ def test_camera_that_drops_is_reconnected_while_the_other_goes_on(servers, live_
     result = {}
 
     def run():
-        result["res"] = run_cpu("live", cams, load_config(), out, fps=5.0, max_frames=80, progress=False)
+        result["res"] = run_cpu("live", cams, load_config(), out, fps=5.0, max_steps=80, progress=False)
 
     worker = threading.Thread(target=run)
     worker.start()
@@ -127,7 +128,7 @@ def test_camera_that_drops_is_reconnected_while_the_other_goes_on(servers, live_
     steps = np.unique(rows.frame)
     cam1, cam2 = set(rows.frame[rows.camera == 1].tolist()), set(rows.frame[rows.camera == 2].tolist())
     # camera 1 delivered a frame for every step, and its people were written while camera 2 was away
-    assert s1["frames"] >= res.summary.frames, (s1, res.summary.frames)
+    assert s1["frames"] >= res.summary.steps, (s1, res.summary.steps)
     gap_steps = [k for k in steps.tolist() if k in cam1 and k not in cam2]
     assert gap_steps, "camera 1 should have rows while camera 2 is missing"
     assert max(cam2) > max(gap_steps), "camera 2 should be back after the gap"
@@ -140,8 +141,8 @@ def test_unreachable_camera_at_start_does_not_stop_the_others(servers, live_scen
         CameraInput(2, f"rtsp://127.0.0.1:{free_port()}/nothing", live_scene / "camera_0002" / "calibration.json"),
     ]
     out = tmp_path / "live.txt"
-    res = run_cpu("live", cams, load_config(), out, fps=5.0, max_frames=25, progress=False)
+    res = run_cpu("live", cams, load_config(), out, fps=5.0, max_steps=25, progress=False)
     assert "cannot connect" in res.sources[2]["error"]
     rows = read_rows(out)
     assert set(rows.camera.tolist()) == {1}
-    assert res.summary.frames == 25
+    assert res.summary.steps == 25

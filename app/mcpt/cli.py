@@ -26,15 +26,9 @@ COMMANDS = (
 )
 
 
-def _available_commands():
+def _commands():
     for name, module in COMMANDS:
-        try:
-            mod = importlib.import_module(f"mcpt.commands.{module}")
-        except ModuleNotFoundError as e:
-            if e.name == f"mcpt.commands.{module}":
-                continue  # not built yet
-            raise
-        yield name, mod
+        yield name, importlib.import_module(f"mcpt.commands.{module}")
 
 
 def _add_verbosity(parser: argparse.ArgumentParser, default: object) -> None:
@@ -55,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     _add_verbosity(common, default=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    for name, mod in _available_commands():
+    for name, mod in _commands():
         p = sub.add_parser(name, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP), parents=[common])
         mod.configure(p)
         p.set_defaults(_main=mod.main)

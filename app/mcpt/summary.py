@@ -1,52 +1,82 @@
-"""End-of-run summary tables: frames, throughput, per-stage milliseconds, identities."""
+"""End-of-run summary tables: steps, throughput, per-stage milliseconds, cameras, identities."""
 
 from __future__ import annotations
 
-from mcpt.runner import RunSummary
+from typing import TYPE_CHECKING
+
+from mcpt.loop import RunSummary
 from mcpt.table import format_table
+
+if TYPE_CHECKING:
+    from mcpt.pipeline import PipelineResult
+
+# the stages of one step in the order they run; each is timed once, so together they make the wall time
+STAGE_ORDER = ("wait frames", "perception", "detect", "reid", "track", "associate", "write", "draw")
+
+
+def stage_rows(summary: RunSummary) -> list[list]:
+    """Per stage: name, ms per step, total s, share of the wall time."""
+    t, n = summary.timer, max(summary.steps, 1)
+    names = [s for s in STAGE_ORDER if s in t.samples] + [s for s in t.names() if s not in STAGE_ORDER]
+    wall = summary.wall_s or 1e-9
+    return [[name, 1e3 * t.total(name) / n, t.total(name), t.total(name) / wall] for name in names]
 
 
 def stage_table(summary: RunSummary) -> str:
-    t = summary.timer
-    rows = []
-    for name in t.names():
-        n = len(t.samples[name])
-        rows.append([name, n, t.ms(name), t.ms(name, 50), t.ms(name, 95), t.total(name)])
-    return format_table(["stage", "calls", "mean ms", "median ms", "p95 ms", "total s"], rows, digits=2)
+    rows = stage_rows(summary)
+    covered = sum(r[2] for r in rows)
+    rows.append(["(all stages)", 1e3 * covered / max(summary.steps, 1), covered, covered / (summary.wall_s or 1e-9)])
+    return format_table(["stage", "ms per step", "total s", "share of wall"], rows, digits=3)
 
 
 def run_table(summaries: list[RunSummary]) -> str:
+    rows = [
+        [
+            s.scene,
+            s.steps,
+            s.observations,
+            s.rows,
+            s.identities,
+            s.steps_per_s(),
+            s.timer.ms("associate", 50),
+            s.timer.ms("associate", 95),
+            s.assoc_stats.get("splits", 0),
+            s.assoc_stats.get("merges", 0),
+            s.assoc_stats.get("relinks", 0),
+        ]
+        for s in summaries
+    ]
+    head = ["scene", "steps", "observations", "rows", "ids", "steps/s", "assoc ms p50", "assoc ms p95"]
+    return format_table([*head, "splits", "merges", "relinks"], rows, digits=2)
+
+
+def camera_table(res: PipelineResult) -> str:
+    """Every camera of the run, the failed ones included, with its decoding figures and why it failed."""
     rows = []
-    for s in summaries:
+    for c in sorted(set(res.sources) | set(res.failed)):
+        v = res.sources.get(c, {})
+        note = res.failed.get(c) or v.get("error", "")
         rows.append(
             [
-                s.scene,
-                s.frames,
-                s.observations,
-                s.rows,
-                s.identities,
-                s.fps(),
-                s.timer.ms("associate", 50),
-                s.timer.ms("associate", 95),
-                s.assoc_stats.get("splits", 0),
-                s.assoc_stats.get("merges", 0),
-                s.assoc_stats.get("relinks", 0),
+                c,
+                v.get("frames", 0),
+                v.get("decode_ms", 0.0),
+                v.get("gaps", 0),
+                v.get("gap_s", 0.0),
+                v.get("reconnects", 0),
+                v.get("dropped", 0),
+                note[:60],
             ]
         )
     return format_table(
-        [
-            "scene",
-            "frames",
-            "observations",
-            "rows",
-            "ids",
-            "fps",
-            "assoc ms p50",
-            "assoc ms p95",
-            "splits",
-            "merges",
-            "relinks",
-        ],
-        rows,
-        digits=2,
+        ["camera", "frames", "decode ms", "gaps", "gap s", "reconnects", "dropped", "note"], rows, digits=1
     )
+
+
+def pipeline_report(res: PipelineResult) -> str:
+    s = res.summary
+    head = (
+        f"{s.scene}: {s.steps} steps in {s.wall_s:.1f} s ({s.steps_per_s():.2f} steps/s), {s.rows} rows, "
+        f"{s.identities} identities; ONNX Runtime {res.ort_s:.1f} s, wall / inference = {res.wall_per_inference:.2f}"
+    )
+    return "\n".join([head, "", stage_table(s), "", camera_table(res)])

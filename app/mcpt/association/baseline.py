@@ -11,7 +11,7 @@ import numpy as np
 
 from mcpt.association.core import AssociatorStats, StepResult
 from mcpt.association.grouping import group_observations
-from mcpt.association.matching import linear_assignment
+from mcpt.matching import linear_assignment
 from mcpt.observation import ObservationBatch
 
 
@@ -39,7 +39,7 @@ class WorldDistanceBaseline:
 
     def update(self, batch: ObservationBatch) -> StepResult:
         n = len(batch)
-        self.stats.frames += 1
+        self.stats.steps += 1
         world = batch.world_xy
         usable = np.flatnonzero(np.all(np.isfinite(world), axis=1) & (batch.score >= self.min_score))
         groups = group_observations(
@@ -91,4 +91,4 @@ class WorldDistanceBaseline:
         keep = self.age <= self.max_age
         for name in ("pos", "vel", "tid", "out", "hits", "age"):
             setattr(self, name, getattr(self, name)[keep])
-        return StepResult(batch.frame_id, gid, position, cluster, np.where(gid >= 0, 5, 0).astype(np.int8))
+        return StepResult(batch.step, gid, position, cluster, np.where(gid >= 0, 5, 0).astype(np.int8))

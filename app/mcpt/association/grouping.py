@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mcpt.association.matching import cosine_half_distance
+from mcpt.matching import cosine_half_distance
 
 
 def pair_costs(

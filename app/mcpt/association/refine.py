@@ -14,15 +14,21 @@ Only future output changes: rows already written keep their ids.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 
-from mcpt.association.store import LOST, TENTATIVE, TRACKED
+from mcpt.association.bindings import LocalTrackBindings
+from mcpt.association.store import ClusterState, ClusterStore
+from mcpt.config import AssociationConfig
 
-if TYPE_CHECKING:
-    from mcpt.association.core import Associator
+
+@dataclass(frozen=True)
+class RefineCounts:
+    splits: int = 0
+    merges: int = 0
+    relinks: int = 0
 
 
 def _two_groups(feats: np.ndarray) -> np.ndarray | None:
@@ -36,9 +42,19 @@ def _two_groups(feats: np.ndarray) -> np.ndarray | None:
     return labels
 
 
-def split(assoc: Associator, assign: np.ndarray, cams: np.ndarray, feats: np.ndarray, locals_: np.ndarray) -> None:
-    s, rc = assoc.store, assoc.cfg.refine
-    for slot in s.slots_in(TENTATIVE, TRACKED, LOST).tolist():
+def split(
+    s: ClusterStore,
+    bindings: LocalTrackBindings,
+    cfg: AssociationConfig,
+    assign: np.ndarray,
+    cams: np.ndarray,
+    feats: np.ndarray,
+    locals_: np.ndarray,
+) -> int:
+    """Split mixed clusters; returns how many."""
+    rc = cfg.refine
+    done = 0
+    for slot in s.slots_in(ClusterState.TENTATIVE, ClusterState.TRACKED, ClusterState.LOST).tolist():
         if not s.dirty[slot] or s.bank_n[slot] < 2:
             continue
         s.dirty[slot] = False
@@ -63,16 +79,18 @@ def split(assoc: Associator, assign: np.ndarray, cams: np.ndarray, feats: np.nda
         if len(rows):
             leave = rows[feats[rows] @ drop_mean > feats[rows] @ keep_mean]
             assign[leave] = -1
-            assoc.unbind_rows(leave, cams, locals_)
-        assoc.stats.splits += 1
+            bindings.unbind(leave, cams, locals_)
+        done += 1
+    return done
 
 
-def merge(assoc: Associator, t: int, assign: np.ndarray) -> None:
-    s, rc, cfg = assoc.store, assoc.cfg.refine, assoc.cfg
-    conf = s.slots_in(TRACKED)
+def merge(s: ClusterStore, bindings: LocalTrackBindings, cfg: AssociationConfig, t: int, assign: np.ndarray) -> int:
+    """Merge confirmed clusters of one person (the younger joins the older); returns how many."""
+    rc = cfg.refine
+    conf = s.slots_in(ClusterState.TRACKED)
     conf = conf[s.out_id[conf] >= 0]
     if len(conf) < 2:
-        return
+        return 0
     ok = np.ones((len(conf), len(conf)), bool)
     cost = np.zeros((len(conf), len(conf)))
     if cfg.use_world:
@@ -89,7 +107,7 @@ def merge(assoc: Associator, t: int, assign: np.ndarray) -> None:
     ok &= ~s.seen_together(conf, conf)  # one camera saw both at once: two people
     ok &= np.triu(np.ones_like(ok), k=1)
     if not ok.any():
-        return
+        return 0
     iu, ju = np.nonzero(ok)
     done: set[int] = set()
     for k in np.lexsort((ju, iu, cost[iu, ju])).tolist():
@@ -97,22 +115,25 @@ def merge(assoc: Associator, t: int, assign: np.ndarray) -> None:
         if a in done or b in done:
             continue
         keep, gone = (a, b) if s.cid[a] < s.cid[b] else (b, a)
-        _absorb(assoc, keep, gone, assign)
+        _absorb(s, bindings, cfg, keep, gone, assign)
         done.update((a, b))
-        assoc.stats.merges += 1
+    return len(done) // 2
 
 
-def relink(assoc: Associator, t: int, assign: np.ndarray) -> None:
-    s, rc, tc = assoc.store, assoc.cfg.refine, assoc.cfg.tracker
-    young = s.slots_in(TRACKED, TENTATIVE)
+def relink(
+    s: ClusterStore, bindings: LocalTrackBindings, cfg: AssociationConfig, fps: float, t: int, assign: np.ndarray
+) -> int:
+    """Hand young clusters to the older lost identities they continue; returns how many."""
+    rc, tc = cfg.refine, cfg.tracker
+    young = s.slots_in(ClusterState.TRACKED, ClusterState.TENTATIVE)
     young = young[(t - s.start[young]) < rc.established_frames]
-    lost = s.slots_in(LOST)
+    lost = s.slots_in(ClusterState.LOST)
     lost = lost[s.out_id[lost] >= 0]
     if not len(young) or not len(lost):
-        return
+        return 0
     young = young[s.bank_n[young] >= rc.relink_min_features]
     if not len(young):
-        return
+        return 0
     app = s.bank_block_distance(young, lost)
     ok = app < rc.relink_emb
     if rc.relink_gap > 0:
@@ -121,8 +142,8 @@ def relink(assoc: Associator, t: int, assign: np.ndarray) -> None:
         own = 0.5 * (s.bank_self_distance(young)[:, None] + s.bank_self_distance(lost)[None, :])
         ok &= app - own < rc.relink_gap
     ok &= s.last[lost][None, :] < s.start[young][:, None]  # the lost one was gone before the young one came
-    if tc.lost_max_speed > 0 and assoc.cfg.use_world:
-        gap = (s.start[young][:, None] - s.last[lost][None, :]) / assoc.fps
+    if tc.lost_max_speed > 0 and cfg.use_world:
+        gap = (s.start[young][:, None] - s.last[lost][None, :]) / fps
         d = np.linalg.norm(s.mean[young, None, :2] - s.mean[None, lost, :2], axis=2)
         ok &= d <= tc.lost_max_speed * np.maximum(gap, 0) + tc.euc_thresh
     iu, ju = np.nonzero(ok)
@@ -133,39 +154,47 @@ def relink(assoc: Associator, t: int, assign: np.ndarray) -> None:
         if y in done_y or lo in done_l:
             continue
         s.mean[lo], s.cov[lo], s.pred_frame[lo] = s.mean[y], s.cov[y], s.pred_frame[y]
-        s.state[lo] = TRACKED
+        s.state[lo] = ClusterState.TRACKED
         s.last[lo] = s.last[y]
-        _absorb(assoc, lo, y, assign)
+        _absorb(s, bindings, cfg, lo, y, assign)
         done_y.add(y)
         done_l.add(lo)
-        assoc.stats.relinks += 1
+    return len(done_y)
 
 
-def _absorb(assoc: Associator, keep: int, gone: int, assign: np.ndarray) -> None:
+def _absorb(
+    s: ClusterStore, bindings: LocalTrackBindings, cfg: AssociationConfig, keep: int, gone: int, assign: np.ndarray
+) -> None:
     """Cluster ``gone`` joins ``keep``: observations, bindings, hits and features; ``gone`` is freed."""
-    s = assoc.store
     assign[assign == gone] = keep
-    assoc.rebind(gone, keep)
+    bindings.rebind(s, gone, keep)
     s.hits[keep] += s.hits[gone]
     s.seen[keep] |= s.seen[gone]
     n = int(s.bank_n[gone])
     if n:
         order = np.argsort(s.bank_seq[gone, :n])
-        s.add_features(keep, s.bank[gone, order], s.bank_area[gone, order], assoc.cfg.sct.feature_ema)
+        s.add_features(keep, s.bank[gone, order], s.bank_area[gone, order], cfg.sct.feature_ema)
     s.free(np.array([gone]))
 
 
 def refine(
-    assoc: Associator, t: int, assign: np.ndarray, cams: np.ndarray, feats: np.ndarray, locals_: np.ndarray
-) -> None:
-    rc = assoc.cfg.refine
-    if rc.split and assoc.cfg.use_appearance:
-        split(assoc, assign, cams, feats, locals_)
+    store: ClusterStore,
+    bindings: LocalTrackBindings,
+    cfg: AssociationConfig,
+    fps: float,
+    t: int,
+    assign: np.ndarray,
+    cams: np.ndarray,
+    feats: np.ndarray,
+    locals_: np.ndarray,
+) -> RefineCounts:
+    """Split, merge, re-link (each as the config allows); ``assign`` follows the clusters that change."""
+    rc = cfg.refine
+    splits = merges = relinks = 0
+    if rc.split and cfg.use_appearance:
+        splits = split(store, bindings, cfg, assign, cams, feats, locals_)
     if rc.merge:
-        merge(assoc, t, assign)
-    if rc.relink and assoc.cfg.use_appearance:
-        relink(assoc, t, assign)
-    # a re-linked or merged young cluster may have made its new owner confirmable
-    s = assoc.store
-    tent = s.slots_in(TENTATIVE)
-    assoc._confirm(tent[s.hits[tent] >= assoc.cfg.tracker.min_hits])
+        merges = merge(store, bindings, cfg, t, assign)
+    if rc.relink and cfg.use_appearance:
+        relinks = relink(store, bindings, cfg, fps, t, assign)
+    return RefineCounts(splits, merges, relinks)

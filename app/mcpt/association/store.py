@@ -8,10 +8,20 @@ ring of recent looks. Slots are recycled; ``cid`` tells a recycled slot from its
 
 from __future__ import annotations
 
+from enum import IntEnum
+
 import numpy as np
 
-FREE, TENTATIVE, TRACKED, LOST = 0, 1, 2, 3
 SEEN_WINDOW = 16
+
+
+class ClusterState(IntEnum):
+    """State of one cluster slot (stored as int8 in ``ClusterStore.state``)."""
+
+    FREE = 0  # slot unused
+    TENTATIVE = 1  # not yet confirmed: no global id output
+    TRACKED = 2  # seen at the latest step
+    LOST = 3  # not seen at the latest step, kept for re-linking
 
 
 class ClusterStore:
@@ -32,7 +42,7 @@ class ClusterStore:
 
         grow("cid", (), np.int64, -1)
         grow("out_id", (), np.int64, -1)
-        grow("state", (), np.int8, FREE)
+        grow("state", (), np.int8, ClusterState.FREE)
         grow("hits", (), np.int64)
         grow("misses", (), np.int64)
         grow("start", (), np.int64)
@@ -53,15 +63,15 @@ class ClusterStore:
 
     # -- slots ---------------------------------------------------------------------------------
     def new(self, n: int, frame: int) -> np.ndarray:
-        free = np.flatnonzero(self.state == FREE)
+        free = np.flatnonzero(self.state == ClusterState.FREE)
         if len(free) < n:
             self._alloc(max(2 * self.capacity, self.capacity + n))
-            free = np.flatnonzero(self.state == FREE)
+            free = np.flatnonzero(self.state == ClusterState.FREE)
         slots = free[:n]
         self.cid[slots] = np.arange(self.next_cid, self.next_cid + n)
         self.next_cid += n
         self.out_id[slots] = -1
-        self.state[slots] = TENTATIVE
+        self.state[slots] = ClusterState.TENTATIVE
         self.hits[slots] = 0
         self.misses[slots] = 0
         self.start[slots] = frame
@@ -75,7 +85,7 @@ class ClusterStore:
         return slots
 
     def free(self, slots: np.ndarray) -> None:
-        self.state[slots] = FREE
+        self.state[slots] = ClusterState.FREE
         self.cid[slots] = -1
 
     def slots_in(self, *states: int) -> np.ndarray:
@@ -199,6 +209,3 @@ class ClusterStore:
         if k:
             m = self.bank[slot, :k].mean(axis=0)
             self.smooth[slot] = m / max(float(np.linalg.norm(m)), 1e-12)
-
-    def nbytes(self) -> int:
-        return sum(getattr(self, n).nbytes for n in ("bank", "smooth", "cov", "mean", "bank_seq", "bank_area"))

@@ -16,14 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mcpt.association.sct import SingleCameraTracker
-from mcpt.backends.common import camera_observations
 from mcpt.config import Config
 from mcpt.errors import InputError
 from mcpt.observation import ObservationBatch, concat_batches
-from mcpt.scene.calibration import Calibration
 from mcpt.scene.layout import CameraDir, SceneDir
-from mcpt.timing import StageTimer
+from mcpt.tracking.stage import CameraTracking
 
 log = logging.getLogger(__name__)
 REQUIRED = ("frame_id", "bbox", "score", "embedding")
@@ -107,51 +104,19 @@ def load_perception(path: str | Path, camera_id: int) -> CameraPerception:
     )
 
 
-class CameraTrackerStage:
-    """Detections of one camera at one frame -> tracked Observations (local id, filtered box, world)."""
-
-    def __init__(self, camera_id: int, calib: Calibration, cfg: Config, image_size: tuple[int, int]) -> None:
-        self.camera_id = camera_id
-        self.calib = calib
-        self.image_height = image_size[1]
-        a = cfg.association
-        self.position = a.position
-        self.tracker = SingleCameraTracker(a.sct, image_size, use_appearance=a.use_appearance)
-
-    def __call__(
-        self, scene: str, frame: int, timestamp: float, boxes: np.ndarray, scores: np.ndarray, feats: np.ndarray
-    ) -> tuple[ObservationBatch, np.ndarray]:
-        out = self.tracker.update(frame, boxes, scores, feats)
-        keep = np.flatnonzero(out.track_id >= 0)
-        batch = camera_observations(
-            scene,
-            frame,
-            timestamp,
-            self.camera_id,
-            self.calib,
-            self.image_height,
-            self.position,
-            out.track_id[keep],
-            out.box[keep],
-            scores[keep],
-            feats[keep],
-        )
-        return batch, keep
-
-
 class ReplaySource:
     """All cameras of a scene in lockstep, one ObservationBatch per frame."""
 
     def __init__(self, scene: SceneDir, cfg: Config) -> None:
         self.scene = scene
         self.cfg = cfg
-        self.cameras: list[tuple[CameraDir, CameraPerception, CameraTrackerStage]] = []
+        self.cameras: list[tuple[CameraDir, CameraPerception, CameraTracking]] = []
         fps_seen = set()
         for cam in scene.cameras:
             perception = load_perception(cam.perception_path, cam.camera_id)
             size = perception.image_size or (1920, 1080)
             calib = cam.calibration(image_size=size)
-            self.cameras.append((cam, perception, CameraTrackerStage(cam.camera_id, calib, cfg, size)))
+            self.cameras.append((cam, perception, CameraTracking(cam.camera_id, calib, cfg.association, size)))
             if perception.fps:
                 fps_seen.add(perception.fps)
         self.fps = min(fps_seen) if fps_seen else 30.0
@@ -178,23 +143,16 @@ class ReplaySource:
                 scene.path, f"cameras have embeddings of different sizes {sorted(dims)}", field="embedding"
             )
         self.dim = dims.pop() if dims else 1
-        self.timer = StageTimer()
-        self.gt_of_observation: list[np.ndarray] = []  # per batch, simulated identity of each row
 
     def __iter__(self) -> Iterator[ObservationBatch]:
+        name = self.scene.name
         for t in range(self.num_frames):
             ts = t / self.fps
-            parts, gts = [], []
-            with self.timer.stage("sct"):
-                for _, p, stage in self.cameras:
-                    if t >= p.num_frames:
-                        continue
+            parts = []
+            for _, p, tracking in self.cameras:
+                if t < p.num_frames:
                     r = p.rows(t)
-                    batch, keep = stage(self.scene.name, t, ts, p.bbox[r], p.score[r], p.embedding[r])
-                    parts.append(batch)
-                    if p.gt_id is not None:
-                        gts.append(p.gt_id[r][keep])
-                out = concat_batches(parts, scene=self.scene.name, frame_id=t, timestamp=ts, dim=self.dim)
+                    parts.append(tracking(name, t, t, ts, p.bbox[r], p.score[r], p.embedding[r])[0])
+            out = concat_batches(parts, scene=name, step=t, time_s=ts, dim=self.dim)
             out.cameras = np.array([c.camera_id for c, p, _ in self.cameras if t < p.num_frames], np.int64)
-            self.gt_of_observation = gts
             yield out

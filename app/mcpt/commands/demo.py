@@ -22,9 +22,11 @@ def configure(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from mcpt.config import load_config
     from mcpt.demo import build_demo_scene, consistency
-    from mcpt.pipeline import cameras_from_scene, pipeline_report, run_cpu
+    from mcpt.pipeline import run_cpu
+    from mcpt.scene.cameras import cameras_from_scene
     from mcpt.scene.layout import discover_scene
     from mcpt.scene.results import read_rows
+    from mcpt.summary import pipeline_report
 
     out = Path(args.out)
     scene = discover_scene(build_demo_scene(out / "scene", frames=args.frames))

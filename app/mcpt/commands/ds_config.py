@@ -35,7 +35,7 @@ def main(args: argparse.Namespace) -> int:
     from mcpt.backends.deepstream.pipeline import SourceSpec
     from mcpt.errors import InputError
     from mcpt.models.manifest import load_manifest
-    from mcpt.pipeline import cameras_from_yaml
+    from mcpt.scene.cameras import cameras_from_yaml
 
     if bool(args.scene) == bool(args.cameras):
         raise InputError(None, "give either a SCENE folder or --cameras cameras.yaml")

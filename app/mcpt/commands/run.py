@@ -45,7 +45,10 @@ def main(args: argparse.Namespace) -> int:
         from mcpt.backends.deepstream.run import main_deepstream
 
         return main_deepstream(args, cfg)
-    from mcpt.pipeline import cameras_from_scene, cameras_from_yaml, pipeline_report, run_cpu, run_split
+    from mcpt.pipeline import run_cpu
+    from mcpt.scene.cameras import cameras_from_scene, cameras_from_yaml
+    from mcpt.split_run import run_split
+    from mcpt.summary import pipeline_report
 
     def run_one(name: str, cams, out, fps: float | None) -> int:
         res = run_cpu(
@@ -56,7 +59,7 @@ def main(args: argparse.Namespace) -> int:
             video=args.video,
             bev=args.bev,
             fps=fps,
-            max_frames=args.frames,
+            max_steps=args.frames,
             progress=not args.quiet,
             detector=args.detector,
             reid=args.reid,
@@ -85,7 +88,8 @@ def main(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         detector=args.detector,
         reid=args.reid,
-        max_frames=args.frames,
+        max_steps=args.frames,
+        fps=args.fps,
     ):
         print(report)
         print()

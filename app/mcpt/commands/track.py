@@ -47,8 +47,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--replay",
         action="store_true",
-        default=True,
-        help="use cached perception (the only backend of this command; see `mcpt run` for video)",
+        help="accepted for clarity: cached perception is this command's only input, always on (`mcpt run` reads video)",
     )
     p.add_argument("--out", required=True, help="results file for one scene, or a folder for a split")
     add_config_args(p)
@@ -62,13 +61,13 @@ def track_scene(scene, out: Path, cfg, baseline: bool = False, progress: bool = 
     from mcpt.association.baseline import WorldDistanceBaseline
     from mcpt.association.core import Associator
     from mcpt.backends.replay import ReplaySource
-    from mcpt.runner import run_association
+    from mcpt.loop import run_association
 
     cfg = cfg.for_scene(scene.name)
     source = ReplaySource(scene, cfg)
     assoc = WorldDistanceBaseline(fps=source.fps) if baseline else Associator(cfg.association, fps=source.fps)
     return run_association(
-        source, assoc, out, scene.name, total=source.num_frames, progress=progress, timer=source.timer
+        source, assoc, out, scene.name, total=source.num_frames, progress=progress, source_stage="track"
     )
 
 
@@ -85,7 +84,7 @@ def main(args: argparse.Namespace) -> int:
         target = out if single else out / f"{scene.name}.txt"
         s = track_scene(scene, target, cfg, baseline=args.baseline, progress=not args.quiet)
         summaries.append(s)
-        log.info("%s: %d frames, %d ids -> %s", scene.name, s.frames, s.identities, target)
+        log.info("%s: %d steps, %d ids -> %s", scene.name, s.steps, s.identities, target)
     print(run_table(summaries))
     print()
     print(stage_table(summaries[-1]) if len(summaries) == 1 else "")

@@ -85,7 +85,8 @@ class BirdsEyeView:
                 cv2.putText(img, f"cam {cid}", tuple(c), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (150, 150, 150), 1)
         return img
 
-    def update(self, gids: np.ndarray, positions: np.ndarray, frame_id: int) -> None:
+    def update(self, gids: np.ndarray, positions: np.ndarray, time_s: float) -> None:
+        """One step: the global ids and floor positions of its rows, at stream time ``time_s``."""
         seen = {}
         for g, p in zip(gids.tolist(), positions, strict=True):
             if g >= 0 and np.all(np.isfinite(p)):
@@ -95,7 +96,7 @@ class BirdsEyeView:
             self.history[g].append(p)
         if self.video:
             img = self._draw(self.trails, current=seen)
-            cv2.putText(img, f"frame {frame_id}", (10, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (60, 60, 60), 2)
+            cv2.putText(img, f"t = {time_s:.1f} s", (10, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (60, 60, 60), 2)
             if self.writer is None:
                 self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self.size)
             self.writer.write(img)

@@ -33,8 +33,14 @@ class TiledVideoWriter:
         return w
 
     def write(
-        self, frames: dict[int, np.ndarray], camera: np.ndarray, boxes: np.ndarray, gids: np.ndarray, frame_id: int
+        self,
+        frames: dict[int, np.ndarray],
+        camera: np.ndarray,
+        boxes: np.ndarray,
+        gids: np.ndarray,
+        frame_ids: dict[int, int],
     ) -> None:
+        """One step: each camera's image (by camera id) and source frame number, and the step's boxes."""
         if self.writer is None:
             self.writer = self._open()
         canvas = np.zeros((self.rows * self.tile_h, self.cols * self.tile_w, 3), np.uint8)
@@ -66,7 +72,7 @@ class TiledVideoWriter:
                 cv2.putText(tile, label, (x, max(12, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, col, 2, cv2.LINE_AA)
             cv2.putText(
                 tile,
-                f"cam {cid}  frame {frame_id}",
+                f"cam {cid}  frame {frame_ids.get(cid, '?')}",
                 (8, 20),
                 cv2.FONT_HERSHEY_SIMPLEX,
                 0.55,

@@ -44,7 +44,6 @@ class FrameObjects:
     boxes: np.ndarray  # float64 (N, 4) x y w h, source pixels
     scores: np.ndarray  # float64 (N,)
     embeddings: np.ndarray  # float32 (N, D); zeros where no vector came
-    has_embedding: np.ndarray  # bool (N,)
 
 
 @dataclass
@@ -91,12 +90,10 @@ class MetaReader:
             embs.append(self._embedding(obj))
         dim = self.embedding_dim or next((len(e) for e in embs if e is not None), 1)
         emb = np.zeros((len(embs), dim), np.float32)
-        has = np.zeros(len(embs), bool)
         for i, e in enumerate(embs):
             if e is not None and len(e) == dim:
                 n = float(np.linalg.norm(e))
                 emb[i] = e / n if n > 0 else e
-                has[i] = n > 0
         return FrameObjects(
             camera_id=cam,
             frame_num=int(frame.frame_num),
@@ -106,7 +103,6 @@ class MetaReader:
             boxes=np.array(boxes, np.float64).reshape(-1, 4),
             scores=np.array(scores, np.float64),
             embeddings=emb,
-            has_embedding=has,
         )
 
     def _embedding(self, obj) -> np.ndarray | None:

@@ -232,8 +232,8 @@ def run_scene(
 
 
 def main_deepstream(args, cfg: Config) -> int:
-    from mcpt.pipeline import cameras_from_scene, cameras_from_yaml
     from mcpt.scene.calibration import load_calibration
+    from mcpt.scene.cameras import cameras_from_scene, cameras_from_yaml
     from mcpt.scene.layout import discover_scenes
 
     opts = DsOptions(gpu_id=getattr(args, "gpu_id", 0) or 0, fps=args.fps or 30.0)
@@ -255,8 +255,9 @@ def main_deepstream(args, cfg: Config) -> int:
     res = run_scene(name, sources, calibs, cfg, out, out.parent / f"{name}_deepstream", opts, args.video)
     s, p = res["summary"], res["probe"]
     print(
-        f"{name}: {s.frames} batches, {s.rows} rows, {s.identities} identities; probe: {p.batches} batches, "
-        f"{p.objects} objects, {p.dropped_batches} dropped; association {s.timer.ms('associate', 50):.2f} ms "
+        f"{name}: {s.steps} batches, {s.rows} rows, {s.identities} identities; probe: {p.batches} batches, "
+        f"{p.frames} frames, {p.objects} objects, {p.dropped_batches} dropped, {p.errors} unreadable; "
+        f"association {s.timer.ms('associate', 50):.2f} ms "
         f"per batch (median)"
     )
     for cam, err in res["errors"].items():

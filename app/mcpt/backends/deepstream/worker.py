@@ -1,7 +1,7 @@
 """The association side of the DeepStream backend: probe output -> Observations -> global ids -> results.
 
 Runs in its own thread so the streaming thread only ever copies metadata. One streammux batch
-(one frame per camera, nearly simultaneous) is one time step of the association core.
+is one time step of the association core; each row keeps its camera's ``frame_num``.
 """
 
 from __future__ import annotations
@@ -14,58 +14,47 @@ from collections.abc import Iterator
 import numpy as np
 
 from mcpt.association.core import Associator
-from mcpt.backends.common import camera_observations
 from mcpt.backends.deepstream.probe import FrameObjects
 from mcpt.config import Config
+from mcpt.loop import RunSummary, run_association
 from mcpt.observation import ObservationBatch, concat_batches
-from mcpt.runner import RunSummary, run_association
 from mcpt.scene.calibration import Calibration
+from mcpt.tracking.stage import CameraTracking
 
 log = logging.getLogger(__name__)
 
 
 class BatchConverter:
-    """FrameObjects of one batch -> one ObservationBatch, with the same code as the CPU backend."""
+    """FrameObjects of one batch -> one ObservationBatch, through the same per-camera stage as the CPU backend.
+
+    nvtracker gave the local ids, so each camera's stage only computes floor positions (``observe``).
+    """
 
     def __init__(self, scene: str, calibrations: dict[int, Calibration], cfg: Config, dim: int) -> None:
         self.scene = scene
         self.calibrations = calibrations
-        self.sized: dict[int, Calibration] = {}
-        self.position = cfg.association.position
+        self.cfg = cfg
+        self.stages: dict[int, CameraTracking] = {}
         self.dim = dim
 
-    def _calib(self, cam: int, size: tuple[int, int]) -> Calibration | None:
-        if cam not in self.sized:
+    def _stage(self, cam: int, size: tuple[int, int]) -> CameraTracking | None:
+        if cam not in self.stages:
             base = self.calibrations.get(cam)
             if base is None:
                 return None
-            self.sized[cam] = base.for_image(size)
-        return self.sized[cam]
+            self.stages[cam] = CameraTracking(cam, base.for_image(size), self.cfg.association, size, with_tracker=False)
+        return self.stages[cam]
 
     def __call__(self, step: int, frames: list[FrameObjects]) -> ObservationBatch:
         ts = min((f.pts_s for f in frames), default=0.0)
         parts = []
         for f in frames:
-            calib = self._calib(f.camera_id, f.source_size)
-            if calib is None:
+            stage = self._stage(f.camera_id, f.source_size)
+            if stage is None:
                 continue
             emb = f.embeddings if f.embeddings.shape[1] == self.dim else np.zeros((len(f.boxes), self.dim), np.float32)
-            parts.append(
-                camera_observations(
-                    self.scene,
-                    step,
-                    ts,
-                    f.camera_id,
-                    calib,
-                    f.source_size[1],
-                    self.position,
-                    f.track_ids,
-                    f.boxes,
-                    f.scores,
-                    emb,
-                )
-            )
-        batch = concat_batches(parts, scene=self.scene, frame_id=step, timestamp=ts, dim=self.dim)
+            parts.append(stage.observe(self.scene, step, f.frame_num, f.pts_s, f.track_ids, f.boxes, f.scores, emb))
+        batch = concat_batches(parts, scene=self.scene, step=step, time_s=ts, dim=self.dim)
         batch.cameras = np.array(sorted({f.camera_id for f in frames}), np.int64)
         return batch
 
@@ -100,7 +89,7 @@ class AssociationWorker(threading.Thread):
     def run(self) -> None:
         try:
             self.summary = run_association(
-                self._batches(), self.associator, self.out, self.converter.scene, progress=False
+                self._batches(), self.associator, self.out, self.converter.scene, progress=False, source_stage="wait"
             )
         except BaseException as e:  # reported by the caller; the partial results file is kept
             self.error = e

@@ -10,14 +10,22 @@ births from boxes above the new-track threshold. Lost tracks die after ``max_tim
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 
-from mcpt.association.kalman import BoxKalman
-from mcpt.association.matching import cosine_half_distance, iou_xywh, linear_assignment, unit_rows
 from mcpt.config import SCTConfig
+from mcpt.geometry import iou_xywh
+from mcpt.matching import cosine_half_distance, linear_assignment, unit_rows
+from mcpt.tracking.kalman import BoxKalman
 
-TENTATIVE, TRACKED, LOST = 0, 1, 2
+
+class LocalTrackState(IntEnum):
+    """State of one single-camera track (stored as int8 in ``SingleCameraTracker.status``)."""
+
+    TENTATIVE = 0  # born from one box, not yet matched a second time
+    TRACKED = 1
+    LOST = 2  # unmatched for at most ``max_time_lost``, then dropped
 
 
 def xywh_to_cxcywh(b: np.ndarray) -> np.ndarray:
@@ -83,7 +91,7 @@ class SingleCameraTracker:
         if feats is not None and self.feat is not None:
             a = self.cfg.feature_ema
             self.feat[rows] = unit_rows(a * self.feat[rows] + (1 - a) * feats)
-        self.status[rows] = TRACKED
+        self.status[rows] = LocalTrackState.TRACKED
         self.last_frame[rows] = frame
 
     def _birth(self, boxes: np.ndarray, feats: np.ndarray, frame: int, confirmed: bool) -> np.ndarray:
@@ -96,7 +104,9 @@ class SingleCameraTracker:
         self.cov = np.concatenate([self.cov, cov])
         self.feat = feats.copy() if self.feat is None else np.concatenate([self.feat, feats])
         self.last_box = np.concatenate([self.last_box, boxes])
-        self.status = np.concatenate([self.status, np.full(n, TRACKED if confirmed else TENTATIVE, np.int8)])
+        self.status = np.concatenate(
+            [self.status, np.full(n, LocalTrackState.TRACKED if confirmed else LocalTrackState.TENTATIVE, np.int8)]
+        )
         self.confirmed = np.concatenate([self.confirmed, np.full(n, confirmed)])
         self.last_frame = np.concatenate([self.last_frame, np.full(n, frame, np.int64)])
         return ids
@@ -125,7 +135,9 @@ class SingleCameraTracker:
         self.mean, self.cov = self.kf.predict(self.mean, self.cov)
         high = np.flatnonzero(scores >= c.track_high_thresh)
         low = np.flatnonzero((scores >= c.track_low_thresh) & (scores < c.track_high_thresh))
-        pool = np.flatnonzero(self.confirmed & ((self.status == TRACKED) | (self.status == LOST)))
+        pool = np.flatnonzero(
+            self.confirmed & ((self.status == LocalTrackState.TRACKED) | (self.status == LocalTrackState.LOST))
+        )
         unconfirmed = np.flatnonzero(~self.confirmed)
         matched_rows: list[np.ndarray] = []
         matched_dets: list[np.ndarray] = []
@@ -139,7 +151,7 @@ class SingleCameraTracker:
 
         # 2. still-unmatched tracked tracks vs low-score boxes, on IoU with the predicted box
         left = pool[un_pool]
-        left = left[self.status[left] == TRACKED]
+        left = left[self.status[left] == LocalTrackState.TRACKED]
         if len(left) and len(low):
             iou = iou_xywh(cxcywh_to_xywh(self.mean[left, :4]), boxes[low])
             m2, un_left, _ = linear_assignment(1.0 - iou, c.second_match_thresh)
@@ -148,7 +160,7 @@ class SingleCameraTracker:
             matched_rows.append(rows)
             matched_dets.append(dets)
             left = left[un_left]
-        self.status[left] = LOST
+        self.status[left] = LocalTrackState.LOST
 
         # 3. unconfirmed tracks vs the remaining confident boxes
         rest = high[un_high]
@@ -172,7 +184,7 @@ class SingleCameraTracker:
         born = born[scores[born] >= c.new_track_thresh]
 
         # 5. deaths: lost too long, unconfirmed unmatched
-        dead |= (self.status == LOST) & (frame - self.last_frame > c.max_time_lost)
+        dead |= (self.status == LocalTrackState.LOST) & (frame - self.last_frame > c.max_time_lost)
         self._keep(~dead)
         if len(born):
             ids = self._birth(boxes[born], feats[born], frame, confirmed=first_frame)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import lap
 import numpy as np
 
-from mcpt.geometry import iou_xywh  # noqa: F401  (re-exported for the trackers)
-
 INF_COST = 1e6
 
 
