@@ -59,7 +59,7 @@ def run_variant(scene_dir: Path, overrides: list[str] | None, work: Path) -> dic
     assoc = WorldDistanceBaseline(fps=source.fps) if overrides is None else Associator(cfg.association, source.fps)
     out = work / f"{scene_dir.parent.name}_{scene_dir.name}.txt"
     summary = run_association(
-        source, assoc, out, scene.name, total=source.num_frames, progress=False, source_stage="track"
+        source, assoc, out, scene.name, total=source.num_steps, progress=False, source_stage="track"
     )
     report = evaluate_scene(scene.name, read_rows(scene.ground_truth), read_rows(out))
     s = report.summary()

@@ -33,13 +33,17 @@ def test_two_cameras_one_person_get_one_id():
     assert 5.9 < last.position[0, 0] < 6.1
 
 
-def test_confirmation_needs_min_hits():
+@pytest.mark.parametrize("fps", [10.0, 30.0])
+def test_confirmation_takes_the_same_time_at_any_rate(fps):
     rng = np.random.default_rng(0)
     a = identity(1)
     cfg = AssociationConfig()
-    steps = run(Associator(cfg), [batch(t, [(1, 1, (0.0, 0.0), look(a, rng))]) for t in range(15)])
+    n = int(2 * fps)
+    stream = [batch(t, [(1, 1, (0.0, 0.0), look(a, rng))], fps=fps) for t in range(n)]
+    steps = run(Associator(cfg, fps=fps), stream)
     first = next(i for i, s in enumerate(steps) if s.global_id[0] >= 0)
-    assert first == cfg.tracker.min_hits - 1
+    # output from the step at which it has been seen for confirm_s (10 steps at 10 fps, 30 at 30 fps)
+    assert first + 1 == round(cfg.tracker.confirm_s * fps)
 
 
 def test_lookalikes_at_different_places_keep_two_ids():
@@ -203,20 +207,20 @@ def test_config_yaml_overrides_and_errors(tmp_path):
 
     f = tmp_path / "c.yaml"
     f.write_text(
-        "association:\n  tracker:\n    min_hits: 4\nscenes:\n  scene_061:\n    association:\n"
+        "association:\n  tracker:\n    confirm_s: 0.4\nscenes:\n  scene_061:\n    association:\n"
         "      refine:\n        split_emb: 0.25\n"
     )
-    cfg = load_config(f, ["association.refine.period=10"])
-    assert cfg.association.tracker.min_hits == 4
-    assert cfg.association.refine.period == 10
+    cfg = load_config(f, ["association.refine.period_s=1"])
+    assert cfg.association.tracker.confirm_s == 0.4
+    assert cfg.association.refine.period_s == 1.0
     assert cfg.association.refine.split_emb == 0.325  # the reference default
     assert cfg.for_scene("scene_061").association.refine.split_emb == 0.25
     assert cfg.for_scene("scene_062").association.refine.split_emb == 0.325
     f.write_text("association:\n  tracker:\n    min_hitz: 4\n")
     with pytest.raises(InputError, match=r"c.yaml \[association.tracker.min_hitz\]: unknown setting"):
         load_config(f)
-    f.write_text("association:\n  tracker:\n    min_hits: many\n")
-    with pytest.raises(InputError, match=r"\[association.tracker.min_hits\]: expected an integer"):
+    f.write_text("association:\n  tracker:\n    confirm_s: many\n")
+    with pytest.raises(InputError, match=r"\[association.tracker.confirm_s\]: expected a number"):
         load_config(f)
 
 
@@ -225,8 +229,22 @@ def test_reference_defaults():
     assert (c.sct.track_high_thresh, c.sct.track_low_thresh, c.sct.new_track_thresh) == (0.6, 0.1, 0.7)
     assert (c.sct.proximity_weight, c.sct.appearance_weight) == (0.3, 0.7)
     assert (c.sct.proximity_thresh, c.sct.appearance_thresh, c.sct.match_thresh) == (0.1, 0.4, 0.8)
-    assert (c.tracker.bank_size, c.tracker.min_hits, c.tracker.max_time_lost) == (10, 10, 18000)
-    assert (c.refine.period, c.refine.split_emb, c.refine.merge_emb, c.refine.relink_emb) == (5, 0.325, 0.325, 0.30)
+    assert (c.tracker.bank_size, c.tracker.lost_ttl_s) == (10, 600.0)
+    assert (c.refine.split_emb, c.refine.merge_emb, c.refine.relink_emb) == (0.325, 0.325, 0.30)
+
+
+def test_reference_durations_are_its_frame_counts_at_30_fps():
+    from mcpt.association.steps import StepCounts
+
+    cfg = load_config("reference").association
+    steps = StepCounts.at(cfg, 30.0)
+    assert (steps.confirm, steps.lost_ttl, steps.id_pool, steps.appearance_only_period) == (10, 18000, 15, 10)
+    assert (steps.refine_period, steps.established, steps.merge_warmup) == (5, 30, 10)
+    assert (steps.bind_ttl, steps.cannot_link, steps.tentative_ttl) == (30, 16, 0)
+    assert SingleCameraTracker(cfg.sct, fps=30.0).max_lost_steps == 1
+    # the same settings keep their length in seconds at another rate
+    at10 = StepCounts.at(cfg, 10.0)
+    assert (at10.confirm, at10.refine_period, at10.established) == (3, 2, 10)
 
 
 def test_single_camera_tracker_handles_empty_frames():
@@ -236,7 +254,7 @@ def test_single_camera_tracker_handles_empty_frames():
     assert out.track_id.tolist() == [1]
     out = sct.update(1, np.zeros((0, 4)), np.zeros(0), np.zeros((0, DIM), np.float32))
     assert out.track_id.shape == (0,)
-    assert len(sct) == 1  # lost, kept for max_time_lost frames
+    assert len(sct) == 1  # lost, kept for max_time_lost_s (2 steps at 10 fps)
     sct.update(2, np.zeros((0, 4)), np.zeros(0), np.zeros((0, DIM), np.float32))
     sct.update(3, np.zeros((0, 4)), np.zeros(0), np.zeros((0, DIM), np.float32))
     assert len(sct) == 0

@@ -45,9 +45,9 @@ def test_bad_input_exit_code_2_one_line(tmp_path):
 def test_config_command_prints_the_effective_settings(capsys):
     import yaml
 
-    assert main(["config", "--set", "association.tracker.min_hits=4"]) == 0
+    assert main(["config", "--set", "association.tracker.confirm_s=0.4"]) == 0
     data = yaml.safe_load(capsys.readouterr().out)
-    assert data["association"]["tracker"]["min_hits"] == 4
+    assert data["association"]["tracker"]["confirm_s"] == 0.4
     assert data["association"]["refine"]["split_emb"] == 0.325
     assert main(["config", "--config", "reference"]) == 0
     assert yaml.safe_load(capsys.readouterr().out)["association"]["position"]["fuse"] is False

@@ -91,9 +91,53 @@ def test_cameras_with_different_frame_counts(tmp_path, caplog):
     out = tmp_path / "r.txt"
     with caplog.at_level(logging.WARNING):
         assert main(["track", str(scene), "--out", str(out), "-q"]) == 0
-    assert any("end early" in r.getMessage() and "2: 50" in r.getMessage() for r in caplog.records)
+    assert any("end early" in r.getMessage() and "2: 5.0 s" in r.getMessage() for r in caplog.records)
     from mcpt.scene.results import read_rows
 
     rows = read_rows(out)
     assert rows.frame.max() >= 70  # the other cameras go on
     assert rows.select(rows.camera == 2).frame.max() < 50
+
+
+@pytest.fixture(scope="module")
+def scene_30fps(tmp_path_factory):
+    params = make_params("medium", cameras=4, frames=900, fps=30.0, seed=3, people_population=8)
+    return write_scene(tmp_path_factory.mktemp("sim30"), params, progress=False)
+
+
+def test_replay_at_a_lower_rate_writes_source_frame_numbers(scene_30fps, tmp_path):
+    from mcpt.geometry import iou_xywh
+    from mcpt.scene.results import read_rows
+
+    out = tmp_path / "r.txt"
+    assert main(["track", str(scene_30fps), "--fps", "10", "--out", str(out), "-q"]) == 0
+    rows = read_rows(out)
+    assert len(rows) > 500 and np.all(rows.frame % 3 == 0)  # source frames 0, 3, 6 ... of the 30 fps cache
+    assert rows.frame.max() >= 890
+    # each row's box is a detection of the source frame it names (the tracker smooths it a little);
+    # the step number (frame / 3) would name another moment, where the boxes are elsewhere
+    matched = {"source": 0, "step": 0}
+    for cam in (1, 2, 3, 4):
+        z = np.load(scene_30fps / f"camera_{cam:04d}" / "perception.npz")
+        r = rows.select(rows.camera == cam)
+        for name, frames in (("source", r.frame), ("step", r.frame // 3)):
+            for f, box in zip(frames.tolist(), r.box, strict=True):
+                dets = z["bbox"][z["frame_id"] == f]
+                matched[name] += bool(len(dets)) and iou_xywh(box[None], dets).max() >= 0.5
+    assert matched["source"] >= 0.95 * len(rows)
+    assert matched["step"] <= 0.6 * len(rows)
+
+
+def test_the_same_scene_at_10_and_30_fps_scores_alike(scene_30fps, tmp_path):
+    """Durations are in seconds: a rate change keeps the method's behaviour (the 10 fps scene sees every
+    third frame of the 30 fps one)."""
+    from mcpt.simulate.scene import decimate_scene
+
+    scene_10fps = decimate_scene(scene_30fps, tmp_path / "at10", 3)
+    scores = {}
+    for name, scene in (("30", scene_30fps), ("10", scene_10fps)):
+        out = tmp_path / f"{name}.txt"
+        assert main(["track", str(scene), "--out", str(out), "-q"]) == 0
+        scores[name], _ = run_eval(scene / "ground_truth.txt", out)
+    assert scores["30"]["HOTA"] > 0.8
+    assert abs(scores["30"]["HOTA"] - scores["10"]["HOTA"]) <= 0.03, scores

@@ -25,6 +25,7 @@ from mcpt.geometry import iou_xywh
 from mcpt.scene.calibration import calibration_from_matrices, load_calibration, write_calibration
 from mcpt.scene.results import Rows
 from mcpt.simulate.cameras import PinholeCamera, look_at
+from mcpt.timebase import DEFAULT_FPS
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def build_demo_scene(
             return scene
     cam0 = source_camera()
     cap = cv2.VideoCapture(str(source))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 10.0
+    fps = cap.get(cv2.CAP_PROP_FPS) or DEFAULT_FPS
     writers = {}
     for c in cameras:
         d = scene / f"camera_{c.camera_id:04d}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,15 +108,20 @@ def run_cpu(
         reader.stop()
         raise InputError(None, f"{scene_name}: no camera delivered a frame ({'; '.join(failures.reasons.values())})")
     timer = StageTimer()
-    perception = CpuPerception(scene_name, calibs, cfg, det, emb, failures, timer)
+    perception = CpuPerception(scene_name, calibs, cfg, det, emb, failures, timer, reader.fps)
     pictures = _Pictures(
         video, bev, [c.camera_id for c in usable], calibs, {s.camera_id: s.size for s in sources if s.size}, reader.fps
     )
     total = max_steps
     if total is None and not reader.live:
-        counts = [s.frame_count for s in sources if s.frame_count]
-        total = max(counts) if counts else None
+        lengths = [s.frame_count / (s.fps or reader.fps) for s in sources if s.frame_count]
+        total = math.ceil(max(lengths) * reader.fps - 1e-9) if lengths else None
     bar = Progress(scene_name, total, progress)
+    times = None
+    if reader.live and out is not None:
+        from mcpt.outputs.frame_times import FrameTimesWriter
+
+        times = FrameTimesWriter(out)
 
     def figures() -> dict:
         n = max(loop.summary.steps, 1)
@@ -136,14 +142,23 @@ def run_cpu(
                     break
                 batch = perception(step)
                 result = loop.step(batch)
+                if times is not None:
+                    with timer.stage("write"):
+                        times.write_step(step.frames)
                 if pictures:
                     with timer.stage("draw"):
                         pictures.draw(step, result)
                 bar.update(figures)
+    except BaseException:
+        if times is not None:
+            times.abort()
+        raise
     finally:
         bar.close()
         reader.stop()
         pictures.close()
+    if times is not None:
+        times.close()
     sources_table = {
         s.camera_id: {
             "frames": s.stats.frames,

@@ -13,20 +13,21 @@ from mcpt.association.core import AssociatorStats, StepResult
 from mcpt.association.grouping import group_observations
 from mcpt.matching import linear_assignment
 from mcpt.observation import ObservationBatch
+from mcpt.timebase import DEFAULT_FPS, to_steps
 
 
 class WorldDistanceBaseline:
     def __init__(
         self,
-        fps: float = 10.0,
+        fps: float = DEFAULT_FPS,
         cluster_m: float = 1.0,
         match_m: float = 1.0,
-        min_hits: int = 3,
-        max_age: int = 10,
+        confirm_s: float = 0.3,
+        max_age_s: float = 1.0,
         min_score: float = 0.5,
     ) -> None:
-        self.fps, self.cluster_m, self.match_m = fps, cluster_m, match_m
-        self.min_hits, self.max_age, self.min_score = min_hits, max_age, min_score
+        self.fps, self.cluster_m, self.match_m, self.min_score = fps, cluster_m, match_m, min_score
+        self.min_hits, self.max_age = max(1, to_steps(confirm_s, fps)), to_steps(max_age_s, fps)
         self.pos = np.zeros((0, 2))
         self.vel = np.zeros((0, 2))
         self.tid = np.zeros(0, np.int64)

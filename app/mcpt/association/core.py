@@ -12,11 +12,13 @@
 5. attach unfit: observations unfit for clustering (low score, squat boxes) join the nearest identity;
 6. update clusters: fuse each cluster's floor position (robust inverse-variance mean of its
    cameras, constant-velocity Kalman filter), add one clean feature to its bank, confirm after
-   ``min_hits`` steps;
-7. refine: every ``period`` steps, split / merge / re-link clusters (refine.py);
+   ``confirm_s`` of observations;
+7. refine: every ``period_s``, split / merge / re-link clusters (refine.py);
 8. output: every observation of a confirmed cluster with the cluster's global id and position.
 
 Global ids are given at confirmation and never reused; a row once output is never changed.
+The core counts processing steps (``batch.step``); the configuration's durations are turned into
+steps once, at the processing rate given to the constructor.
 """
 
 from __future__ import annotations
@@ -31,12 +33,13 @@ from mcpt.association.fusion import fuse_positions
 from mcpt.association.grouping import group_observations
 from mcpt.association.kalman import PointKalman
 from mcpt.association.refine import refine
+from mcpt.association.steps import StepCounts
 from mcpt.association.store import ClusterState, ClusterStore
 from mcpt.config import AssociationConfig
 from mcpt.matching import linear_assignment
 from mcpt.observation import ObservationBatch
+from mcpt.timebase import DEFAULT_FPS
 
-BINDING_TTL = 30  # steps a (camera, local track) -> cluster binding outlives its last use
 FEATURE_MAX_OVERLAP = 0.2  # a box covered more than this by others gives no bank feature
 
 
@@ -120,12 +123,13 @@ def _max_overlap(rows: np.ndarray, cameras: np.ndarray, boxes: np.ndarray) -> np
 
 
 class Associator:
-    def __init__(self, cfg: AssociationConfig, fps: float = 10.0) -> None:
+    def __init__(self, cfg: AssociationConfig, fps: float = DEFAULT_FPS) -> None:
         self.cfg = cfg
         self.fps = fps
+        self.steps = StepCounts.at(cfg, fps)
         self.kf = PointKalman(1.0 / fps, cfg.position.accel_std, cfg.position.meas_std)
         self.store: ClusterStore | None = None
-        self.bindings = LocalTrackBindings(BINDING_TTL)
+        self.bindings = LocalTrackBindings(self.steps.bind_ttl)
         self.next_out_id = 1
         self.stats = AssociatorStats()
         self.camera_index: dict[int, int] = {}
@@ -175,15 +179,16 @@ class Associator:
             boxes=boxes,
             score=batch.score,
             quality=quality,
-            bound=self.bindings.bound_slots(s, batch.local_track_id, cams, t, self.cfg.tracker.id_pool_frames),
+            bound=self.bindings.bound_slots(s, batch.local_track_id, cams, t, self.steps.id_pool),
         )
 
     def _match_active(self, inp: StepInput, a: Assignment) -> None:
         """Observations -> active clusters (tracked, or lost only briefly), camera by camera."""
         s, tc, cfg, t = self.store, self.cfg.tracker, self.cfg, inp.t
         recent = s.slots_in(ClusterState.LOST)
-        active = np.concatenate([s.slots_in(ClusterState.TRACKED), recent[t - s.last[recent] <= tc.id_pool_frames]])
-        appearance_only = tc.appearance_only_every > 0 and t % tc.appearance_only_every == 0 and cfg.use_appearance
+        active = np.concatenate([s.slots_in(ClusterState.TRACKED), recent[t - s.last[recent] <= self.steps.id_pool]])
+        every = self.steps.appearance_only_period
+        appearance_only = every > 0 and t % every == 0 and cfg.use_appearance
         gate, weight = (tc.bind_gate_m, 0.0) if appearance_only else (tc.euc_thresh, tc.distance_weight)
         self._assign_per_camera(
             np.flatnonzero(inp.quality | (inp.bound >= 0)),
@@ -199,7 +204,7 @@ class Associator:
         """-> lost clusters, on appearance, where the time lost allows the distance."""
         s, tc = self.store, self.cfg.tracker
         lost = s.slots_in(ClusterState.LOST)
-        lost = lost[inp.t - s.last[lost] > tc.id_pool_frames]
+        lost = lost[inp.t - s.last[lost] > self.steps.id_pool]
         if self.cfg.use_appearance and tc.lost_emb_thresh > 0:
             self._assign_per_camera(
                 a.open_rows(inp.quality),
@@ -290,27 +295,29 @@ class Associator:
         s.last[slots_seen] = t
         s.state[slots_seen[s.state[slots_seen] == ClusterState.LOST]] = ClusterState.TRACKED
         self._confirm(
-            slots_seen[(s.state[slots_seen] == ClusterState.TENTATIVE) & (s.hits[slots_seen] >= cfg.tracker.min_hits)]
+            slots_seen[(s.state[slots_seen] == ClusterState.TENTATIVE) & (s.hits[slots_seen] >= self.steps.confirm)]
         )
         unseen = np.setdiff1d(s.slots_in(ClusterState.TENTATIVE, ClusterState.TRACKED), slots_seen)
         s.state[unseen[s.state[unseen] == ClusterState.TRACKED]] = ClusterState.LOST
         tent = unseen[s.state[unseen] == ClusterState.TENTATIVE]
         s.misses[tent] += 1
-        s.free(tent[s.misses[tent] > cfg.tracker.tentative_max_misses])
+        s.free(tent[s.misses[tent] > self.steps.tentative_ttl])
         s.record_seen(t, assign[ok], self._camera_bits(inp.cams[ok]))
 
     def _refine(self, inp: StepInput, a: Assignment) -> None:
-        rc = self.cfg.refine
-        if not (rc.enabled and rc.period > 0 and inp.t % rc.period == 0):
+        period = self.steps.refine_period
+        if not (self.cfg.refine.enabled and period > 0 and inp.t % period == 0):
             return
-        counts = refine(self.store, self.bindings, self.cfg, self.fps, inp.t, a.slot, inp.cams, inp.feats, inp.locals_)
+        counts = refine(
+            self.store, self.bindings, self.cfg, self.steps, self.fps, inp.t, a.slot, inp.cams, inp.feats, inp.locals_
+        )
         self.stats.splits += counts.splits
         self.stats.merges += counts.merges
         self.stats.relinks += counts.relinks
         # a re-linked or merged young cluster may have made its new owner confirmable
         s = self.store
         tent = s.slots_in(ClusterState.TENTATIVE)
-        self._confirm(tent[s.hits[tent] >= self.cfg.tracker.min_hits])
+        self._confirm(tent[s.hits[tent] >= self.steps.confirm])
 
     def _output(self, inp: StepInput, a: Assignment) -> StepResult:
         """Every observation of a confirmed cluster, with its global id and position."""
@@ -335,7 +342,7 @@ class Associator:
     def _ensure_store(self, dim: int) -> ClusterStore:
         if self.store is None:
             t = self.cfg.tracker
-            self.store = ClusterStore(t.bank_size, t.bank_anchors, dim)
+            self.store = ClusterStore(t.bank_size, t.bank_anchors, dim, seen_window=self.steps.cannot_link)
         return self.store
 
     def _predict(self, t: int) -> None:
@@ -462,7 +469,7 @@ class Associator:
         lost = s.slots_in(ClusterState.LOST)
         if not len(lost):
             return
-        s.free(lost[t - s.last[lost] > tc.max_time_lost])
+        s.free(lost[t - s.last[lost] > self.steps.lost_ttl])
         lost = s.slots_in(ClusterState.LOST)
         if len(lost) > tc.max_lost:
             oldest = lost[np.lexsort((s.cid[lost], s.last[lost]))][: len(lost) - tc.max_lost]

@@ -20,6 +20,7 @@ import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 
 from mcpt.association.bindings import LocalTrackBindings
+from mcpt.association.steps import StepCounts
 from mcpt.association.store import ClusterState, ClusterStore
 from mcpt.config import AssociationConfig
 
@@ -84,7 +85,14 @@ def split(
     return done
 
 
-def merge(s: ClusterStore, bindings: LocalTrackBindings, cfg: AssociationConfig, t: int, assign: np.ndarray) -> int:
+def merge(
+    s: ClusterStore,
+    bindings: LocalTrackBindings,
+    cfg: AssociationConfig,
+    steps: StepCounts,
+    t: int,
+    assign: np.ndarray,
+) -> int:
     """Merge confirmed clusters of one person (the younger joins the older); returns how many."""
     rc = cfg.refine
     conf = s.slots_in(ClusterState.TRACKED)
@@ -101,8 +109,8 @@ def merge(s: ClusterStore, bindings: LocalTrackBindings, cfg: AssociationConfig,
         app = s.bank_block_distance(conf, conf)
         ok &= app < rc.merge_emb
         cost += app / rc.merge_emb
-    established = (t - s.start[conf]) > rc.established_frames
-    if t > 10 and not rc.merge_established:
+    established = (t - s.start[conf]) > steps.established
+    if t > steps.merge_warmup and not rc.merge_established:
         ok &= ~(established[:, None] & established[None, :])
     ok &= ~s.seen_together(conf, conf)  # one camera saw both at once: two people
     ok &= np.triu(np.ones_like(ok), k=1)
@@ -121,12 +129,18 @@ def merge(s: ClusterStore, bindings: LocalTrackBindings, cfg: AssociationConfig,
 
 
 def relink(
-    s: ClusterStore, bindings: LocalTrackBindings, cfg: AssociationConfig, fps: float, t: int, assign: np.ndarray
+    s: ClusterStore,
+    bindings: LocalTrackBindings,
+    cfg: AssociationConfig,
+    steps: StepCounts,
+    fps: float,
+    t: int,
+    assign: np.ndarray,
 ) -> int:
     """Hand young clusters to the older lost identities they continue; returns how many."""
     rc, tc = cfg.refine, cfg.tracker
     young = s.slots_in(ClusterState.TRACKED, ClusterState.TENTATIVE)
-    young = young[(t - s.start[young]) < rc.established_frames]
+    young = young[(t - s.start[young]) < steps.established]
     lost = s.slots_in(ClusterState.LOST)
     lost = lost[s.out_id[lost] >= 0]
     if not len(young) or not len(lost):
@@ -181,6 +195,7 @@ def refine(
     store: ClusterStore,
     bindings: LocalTrackBindings,
     cfg: AssociationConfig,
+    steps: StepCounts,
     fps: float,
     t: int,
     assign: np.ndarray,
@@ -194,7 +209,7 @@ def refine(
     if rc.split and cfg.use_appearance:
         splits = split(store, bindings, cfg, assign, cams, feats, locals_)
     if rc.merge:
-        merges = merge(store, bindings, cfg, t, assign)
+        merges = merge(store, bindings, cfg, steps, t, assign)
     if rc.relink and cfg.use_appearance:
-        relinks = relink(store, bindings, cfg, fps, t, assign)
+        relinks = relink(store, bindings, cfg, steps, fps, t, assign)
     return RefineCounts(splits, merges, relinks)

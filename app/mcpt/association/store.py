@@ -12,8 +12,6 @@ from enum import IntEnum
 
 import numpy as np
 
-SEEN_WINDOW = 16
-
 
 class ClusterState(IntEnum):
     """State of one cluster slot (stored as int8 in ``ClusterStore.state``)."""
@@ -25,8 +23,9 @@ class ClusterState(IntEnum):
 
 
 class ClusterStore:
-    def __init__(self, bank_size: int, anchors: int, dim: int, capacity: int = 64) -> None:
+    def __init__(self, bank_size: int, anchors: int, dim: int, seen_window: int = 16, capacity: int = 64) -> None:
         self.bank_size = bank_size
+        self.seen_window = seen_window  # steps remembered for the cannot-link test
         self.anchors = min(anchors, bank_size)
         self.dim = dim
         self.next_cid = 1
@@ -57,8 +56,8 @@ class ClusterStore:
         grow("bank_count", (), np.int64)  # features ever inserted
         grow("smooth", (self.dim,), np.float32)
         grow("dirty", (), bool)  # bank changed since the last split check
-        # cameras (as bits, camera index mod 64) that saw the cluster in each of the last SEEN_WINDOW frames
-        grow("seen", (SEEN_WINDOW,), np.uint64)
+        # cameras (as bits, camera index mod 64) that saw the cluster in each of the last seen_window steps
+        grow("seen", (self.seen_window,), np.uint64)
         self.capacity = cap
 
     # -- slots ---------------------------------------------------------------------------------
@@ -96,7 +95,7 @@ class ClusterStore:
 
     def record_seen(self, frame: int, slots: np.ndarray, camera_bits: np.ndarray) -> None:
         """Remember which cameras saw which clusters at this frame (for the cannot-link test)."""
-        col = frame % SEEN_WINDOW
+        col = frame % self.seen_window
         self.seen[:, col] = 0
         np.bitwise_or.at(self.seen[:, col], slots, camera_bits)
 

@@ -34,8 +34,10 @@ class CpuPerception:
         reid: ReIDModel,
         failures: CameraFailures,
         timer: StageTimer,
+        fps: float,
     ) -> None:
         self.scene = scene
+        self.fps = fps  # the processing rate: the trackers turn the configured seconds into steps with it
         self.cfg = cfg
         self.detector = detector
         self.reid = reid
@@ -58,7 +60,7 @@ class CpuPerception:
         except InputError as e:
             self.failures.fail(cid, str(e))
             return None
-        stage = self.tracking[cid] = CameraTracking(cid, calib, self.cfg.association, size)
+        stage = self.tracking[cid] = CameraTracking(cid, calib, self.cfg.association, size, self.fps)
         return stage
 
     def _embed(self, frames: dict[int, np.ndarray], picks: list[tuple[int, np.ndarray]]) -> list[np.ndarray]:

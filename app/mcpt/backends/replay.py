@@ -10,6 +10,7 @@ ObservationBatch per time step, exactly as the live backends produce them.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ from mcpt.config import Config
 from mcpt.errors import InputError
 from mcpt.observation import ObservationBatch, concat_batches
 from mcpt.scene.layout import CameraDir, SceneDir
+from mcpt.sources.align import half_step, nearest_frame
+from mcpt.timebase import DEFAULT_FPS
 from mcpt.tracking.stage import CameraTracking
 
 log = logging.getLogger(__name__)
@@ -104,39 +107,61 @@ def load_perception(path: str | Path, camera_id: int) -> CameraPerception:
     )
 
 
-class ReplaySource:
-    """All cameras of a scene in lockstep, one ObservationBatch per frame."""
+@dataclass
+class _CachedFrame:
+    index: int
+    timestamp: float
 
-    def __init__(self, scene: SceneDir, cfg: Config) -> None:
+
+class _Cursor:
+    """One camera's cached frames in stream order, stepped with the lockstep reader's rule."""
+
+    def __init__(self, perception: CameraPerception, fps: float) -> None:
+        self.p, self.fps, self.next_index = perception, fps, 0
+
+    def advance(self) -> _CachedFrame | None:
+        if self.next_index >= self.p.num_frames:
+            return None
+        f = _CachedFrame(self.next_index, self.next_index / self.fps)
+        self.next_index += 1
+        return f
+
+
+class ReplaySource:
+    """All cameras of a scene in lockstep, one ObservationBatch per processing step.
+
+    Steps are at ``fps`` (default: the slowest camera's rate); each camera contributes its cached
+    frame nearest the step's time, exactly as the CPU pipeline's lockstep reader picks decoded
+    frames, so ``--fps 10`` on a 30 fps cache processes source frames 0, 3, 6 ...
+    """
+
+    def __init__(self, scene: SceneDir, cfg: Config, fps: float | None = None) -> None:
         self.scene = scene
         self.cfg = cfg
+        loaded = [(cam, load_perception(cam.perception_path, cam.camera_id)) for cam in scene.cameras]
+        rates = {cam.camera_id: p.fps or DEFAULT_FPS for cam, p in loaded}
+        if any(p.fps is None for _, p in loaded):
+            log.info("%s: cached perception without a frame rate is taken as %g fps", scene.name, DEFAULT_FPS)
+        self.fps = fps or (min(rates.values()) if rates else DEFAULT_FPS)
+        if len(set(rates.values())) > 1:
+            log.info("%s: cameras run at %s fps; stepping at %g fps by stream time", scene.name, rates, self.fps)
         self.cameras: list[tuple[CameraDir, CameraPerception, CameraTracking]] = []
-        fps_seen = set()
-        for cam in scene.cameras:
-            perception = load_perception(cam.perception_path, cam.camera_id)
-            size = perception.image_size or (1920, 1080)
-            calib = cam.calibration(image_size=size)
-            self.cameras.append((cam, perception, CameraTracking(cam.camera_id, calib, cfg.association, size)))
-            if perception.fps:
-                fps_seen.add(perception.fps)
-        self.fps = min(fps_seen) if fps_seen else 30.0
-        if len(fps_seen) > 1:
-            log.warning(
-                "%s: cameras report different frame rates %s; replaying by frame index at %.1f fps",
-                scene.name,
-                sorted(fps_seen),
-                self.fps,
-            )
-        counts = {cam.camera_id: p.num_frames for cam, p, _ in self.cameras}
-        self.num_frames = max(counts.values()) if counts else 0
-        short = {c: n for c, n in counts.items() if n < self.num_frames}
+        for cam, p in loaded:
+            size = p.image_size or (1920, 1080)
+            tracking = CameraTracking(cam.camera_id, cam.calibration(image_size=size), cfg.association, size, self.fps)
+            self.cameras.append((cam, p, tracking))
+        ends = {cam.camera_id: p.num_frames / rates[cam.camera_id] for cam, p, _ in self.cameras}
+        longest = max(ends.values()) if ends else 0.0
+        self.num_steps = math.ceil(longest * self.fps - 1e-9)
+        short = {c: e for c, e in ends.items() if e < longest - 1e-9}
         if short:
             log.warning(
-                "%s: cameras end early (frames: %s of %d); each camera stops at its own end",
+                "%s: cameras end early (%s of %.1f s); each camera stops at its own end",
                 scene.name,
-                ", ".join(f"{c}: {n}" for c, n in sorted(short.items())),
-                self.num_frames,
+                ", ".join(f"{c}: {e:.1f} s" for c, e in sorted(short.items())),
+                longest,
             )
+        self.rates = rates
         dims = {p.embedding.shape[1] for _, p, _ in self.cameras if len(p.embedding)}
         if len(dims) > 1:
             raise InputError(
@@ -146,13 +171,26 @@ class ReplaySource:
 
     def __iter__(self) -> Iterator[ObservationBatch]:
         name = self.scene.name
-        for t in range(self.num_frames):
-            ts = t / self.fps
+        half = half_step(self.fps)
+        cursors = [_Cursor(p, self.rates[cam.camera_id]) for cam, p, _ in self.cameras]
+        pending = [c.advance() for c in cursors]
+        k = 0
+        while any(f is not None for f in pending):
+            t = k / self.fps
+            chosen, live = [], []
+            for i, ((cam, _, _), cursor) in enumerate(zip(self.cameras, cursors, strict=True)):
+                if pending[i] is not None:
+                    live.append(cam.camera_id)
+                f, pending[i] = nearest_frame(pending[i], cursor.advance, t, half, 1.0 / cursor.fps)
+                chosen.append(f)
+            if all(f is None for f in chosen) and all(f is None for f in pending):
+                return  # every stream ended before this step
             parts = []
-            for _, p, tracking in self.cameras:
-                if t < p.num_frames:
-                    r = p.rows(t)
-                    parts.append(tracking(name, t, t, ts, p.bbox[r], p.score[r], p.embedding[r])[0])
-            out = concat_batches(parts, scene=name, step=t, time_s=ts, dim=self.dim)
-            out.cameras = np.array([c.camera_id for c, p, _ in self.cameras if t < p.num_frames], np.int64)
+            for (_, p, tracking), f in zip(self.cameras, chosen, strict=True):
+                if f is not None:
+                    r = p.rows(f.index)
+                    parts.append(tracking(name, k, f.index, f.timestamp, p.bbox[r], p.score[r], p.embedding[r])[0])
+            out = concat_batches(parts, scene=name, step=k, time_s=t, dim=self.dim)
+            out.cameras = np.array(live, np.int64)
             yield out
+            k += 1

@@ -25,7 +25,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--video", help="write a tiled video of all cameras, boxes labelled by global id (.mp4)")
     p.add_argument("--bev", help="write the bird's-eye view: .png (trails) or .mp4 (per step)")
     p.add_argument("--frames", type=positive_int, help="stop after this many time steps")
-    p.add_argument("--fps", type=positive_float, help="processing rate (default: the slowest camera's; live: 10)")
+    p.add_argument(
+        "--fps", type=positive_float, help="processing rate (default: the videos' own, the slowest camera's; live: 10)"
+    )
     p.add_argument("--jobs", type=positive_int, default=1, help="scenes of a split processed in parallel (CPU)")
     p.add_argument("--gpus", help="DeepStream: comma-separated GPU ids, one scene per GPU process")
     p.add_argument("--gpu-id", type=int, default=0, help="DeepStream: the GPU of this process (default 0)")
@@ -49,6 +51,7 @@ def main(args: argparse.Namespace) -> int:
     from mcpt.scene.cameras import cameras_from_scene, cameras_from_yaml
     from mcpt.split_run import run_split
     from mcpt.summary import pipeline_report
+    from mcpt.timebase import DEFAULT_FPS
 
     def run_one(name: str, cams, out, fps: float | None) -> int:
         res = run_cpu(
@@ -71,7 +74,7 @@ def main(args: argparse.Namespace) -> int:
 
     if args.cameras:
         name, cams, fps = cameras_from_yaml(args.cameras)
-        return run_one(name, cams, args.out, args.fps or fps or 10.0)
+        return run_one(name, cams, args.out, args.fps or fps or DEFAULT_FPS)
     from mcpt.scene.layout import discover_scenes
 
     scenes = discover_scenes(args.scene)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mcpt.commands.common import image_size, positive_float, positive_int
+from mcpt.timebase import DEFAULT_FPS
 
 HELP = "simulate a calibrated multi-camera scene (ground truth, cached perception, optional videos)"
 DESCRIPTION = (
@@ -20,7 +21,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cameras", type=positive_int, default=4, help="cameras per scene (default 4)")
     p.add_argument("--people", type=positive_int, default=10, help="people present at once, on average (default 10)")
     p.add_argument("--frames", type=positive_int, default=300, help="frames per camera (default 300)")
-    p.add_argument("--fps", type=positive_float, default=10.0, help="frame rate (default 10)")
+    p.add_argument("--fps", type=positive_float, default=DEFAULT_FPS, help=f"frame rate (default {DEFAULT_FPS:g})")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--difficulty", choices=DIFFICULTIES, default="medium", help="perception preset (default medium)")
     p.add_argument("--scenes", type=positive_int, default=1, help="number of scenes, seeds seed, seed+1, ...")

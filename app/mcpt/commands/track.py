@@ -6,6 +6,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from mcpt.commands.common import positive_float
+
 HELP = "associate cached detections (camera_*/perception.npz) of a scene or split into global tracks"
 DESCRIPTION = (
     "Replay backend: reads each camera's perception.npz and calibration.json, runs the single-camera trackers "
@@ -55,19 +57,24 @@ def configure(p: argparse.ArgumentParser) -> None:
         "--baseline", action="store_true", help="run the simple world-distance baseline instead of the method"
     )
     p.add_argument("--eval", action="store_true", help="score against ground_truth.txt when present")
+    p.add_argument(
+        "--fps",
+        type=positive_float,
+        help="processing rate (default: the slowest camera's); rows keep their source frame numbers",
+    )
 
 
-def track_scene(scene, out: Path, cfg, baseline: bool = False, progress: bool = True):
+def track_scene(scene, out: Path, cfg, baseline: bool = False, progress: bool = True, fps: float | None = None):
     from mcpt.association.baseline import WorldDistanceBaseline
     from mcpt.association.core import Associator
     from mcpt.backends.replay import ReplaySource
     from mcpt.loop import run_association
 
     cfg = cfg.for_scene(scene.name)
-    source = ReplaySource(scene, cfg)
+    source = ReplaySource(scene, cfg, fps=fps)
     assoc = WorldDistanceBaseline(fps=source.fps) if baseline else Associator(cfg.association, fps=source.fps)
     return run_association(
-        source, assoc, out, scene.name, total=source.num_frames, progress=progress, source_stage="track"
+        source, assoc, out, scene.name, total=source.num_steps, progress=progress, source_stage="track"
     )
 
 
@@ -82,7 +89,7 @@ def main(args: argparse.Namespace) -> int:
     summaries = []
     for scene in scenes:
         target = out if single else out / f"{scene.name}.txt"
-        s = track_scene(scene, target, cfg, baseline=args.baseline, progress=not args.quiet)
+        s = track_scene(scene, target, cfg, baseline=args.baseline, progress=not args.quiet, fps=args.fps)
         summaries.append(s)
         log.info("%s: %d steps, %d ids -> %s", scene.name, s.steps, s.identities, target)
     print(run_table(summaries))

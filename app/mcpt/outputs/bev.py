@@ -12,6 +12,7 @@ from mcpt.errors import InputError
 from mcpt.geometry import image_grid
 from mcpt.outputs.colors import id_color
 from mcpt.scene.calibration import Calibration
+from mcpt.timebase import DEFAULT_FPS
 
 
 def view_polygon(calib: Calibration, size: tuple[int, int], reach_m: float = 40.0) -> np.ndarray:
@@ -41,7 +42,7 @@ class BirdsEyeView:
         path: str | Path,
         calibrations: dict[int, Calibration],
         sizes: dict[int, tuple[int, int]],
-        fps: float = 10.0,
+        fps: float = DEFAULT_FPS,
         trail: int = 50,
         px_per_m: float = 40.0,
     ) -> None:

@@ -198,11 +198,14 @@ class ResultsWriter:
         self.rows_written = 0
 
     def write(self, rows: Rows) -> None:
-        text = format_rows(rows)
+        self.write_text(format_rows(rows), len(rows))
+
+    def write_text(self, text: str, rows: int) -> None:
+        """Append already formatted lines (``rows`` of them) and flush."""
         if text:
             self._f.write(text)
         self._f.flush()
-        self.rows_written += len(rows)
+        self.rows_written += rows
 
     def close(self) -> None:
         if self._f.closed:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
+from mcpt.timebase import DEFAULT_FPS
+
 
 @dataclass(frozen=True)
 class PeopleParams:
@@ -31,7 +33,7 @@ class PerceptionParams:
     box_jitter: float = 0.03
     miss_rate: float = 0.05
     occlusion_miss: float = 0.6  # extra miss probability at full occlusion (grows with occlusion^2)
-    miss_burstiness: float = 0.8  # AR(1) correlation of detectability from frame to frame
+    miss_burstiness: float = 0.8  # AR(1) correlation of detectability over 0.1 s (misses come in bursts)
     fp_rate: float = 0.15  # expected false positives per camera per frame
     score_mean: float = 0.85
     score_std: float = 0.07
@@ -51,7 +53,7 @@ class PerceptionParams:
 class SimParams:
     cameras: int = 4
     frames: int = 300
-    fps: float = 10.0
+    fps: float = DEFAULT_FPS
     seed: int = 0
     image_size: tuple[int, int] = (1920, 1080)
     height_range_m: tuple[float, float] = (3.0, 8.0)

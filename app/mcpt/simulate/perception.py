@@ -24,6 +24,7 @@ _CYLINDER_ANGLES = np.linspace(0, 2 * np.pi, 8, endpoint=False)
 MIN_VISIBLE_FRACTION = 0.3
 FOOT_RADIUS_M = 0.12  # the feet's footprint: the box bottom is its point nearest the camera
 MAX_GT_OCCLUSION = 0.9
+BURST_S = 0.1  # the time over which ``miss_burstiness`` is the correlation of detectability
 
 
 @dataclass
@@ -167,7 +168,8 @@ class PerceptionModel:
     # -- one frame ---------------------------------------------------------------------------------
     def step(self, frame: int, ids: np.ndarray, xy: np.ndarray) -> list[CameraFrame]:
         p = self.p
-        rho = p.miss_burstiness
+        # miss_burstiness is the correlation over BURST_S; over one frame it is that to the power dt / BURST_S
+        rho = p.miss_burstiness ** (1.0 / (BURST_S * self.fps))
         self.latent = rho * self.latent + np.sqrt(1 - rho * rho) * self.rng.normal(size=self.latent.shape)
         out = []
         for ci, cam in enumerate(self.cameras):

@@ -146,3 +146,39 @@ def write_scene(
     }
     (scene_dir / SCENE_META_NAME).write_text(json.dumps(meta, indent=2))
     return scene_dir
+
+
+def decimate_scene(scene_dir: str | Path, out: str | Path, every: int) -> Path:
+    """The same scene at 1/``every`` of its frame rate: frames 0, every, 2 x every ... renumbered 0, 1, 2 ...
+
+    Writes ``out/<scene name>`` with the same calibrations, and perception and ground truth of the
+    kept frames (videos are not copied). What a camera running at the lower rate would have seen of
+    the same people, so that results at two rates can be compared on one scene.
+    """
+    from mcpt.scene.results import read_rows, write_rows
+
+    src = Path(scene_dir)
+    dst = Path(out) / src.name
+    dst.mkdir(parents=True, exist_ok=True)
+    gt = read_rows(src / GROUND_TRUTH_NAME)
+    kept = gt.frame % every == 0
+    write_rows(
+        dst / GROUND_TRUTH_NAME,
+        Rows(gt.camera[kept], gt.obj[kept], gt.frame[kept] // every, gt.box[kept], gt.world[kept]),
+    )
+    for cdir in sorted(src.glob("camera_*")):
+        (dst / cdir.name).mkdir(exist_ok=True)
+        (dst / cdir.name / "calibration.json").write_bytes((cdir / "calibration.json").read_bytes())
+        with np.load(cdir / PERCEPTION_NAME) as z:
+            data = {k: z[k] for k in z.files}
+        keep = data["frame_id"] % every == 0
+        for k in ("frame_id", "bbox", "score", "embedding", "gt_id"):
+            data[k] = data[k][keep]
+        data["frame_id"] = (data["frame_id"] // every).astype(np.int32)
+        data["num_frames"] = np.int32(-(-int(data["num_frames"]) // every))
+        data["fps"] = np.float32(float(data["fps"]) / every)
+        np.savez_compressed(dst / cdir.name / PERCEPTION_NAME, **data)
+    meta = json.loads((src / SCENE_META_NAME).read_text())
+    meta.update(fps=meta["fps"] / every, frames=-(-meta["frames"] // every), decimated_from=str(src), every=every)
+    (dst / SCENE_META_NAME).write_text(json.dumps(meta, indent=2))
+    return dst

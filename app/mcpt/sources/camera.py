@@ -18,6 +18,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mcpt.timebase import DEFAULT_FPS
+
 log = logging.getLogger(__name__)
 
 # FFmpeg options for RTSP, read when a capture is opened: TCP (no UDP loss or NAT trouble)
@@ -29,9 +31,10 @@ READ_TIMEOUT_MS = 5000
 @dataclass
 class Frame:
     camera_id: int
-    index: int  # position in this camera's stream
+    index: int  # source frame number: position in this camera's stream (live: frames since the run started)
     timestamp: float  # seconds: stream time for files, time since the run started for live cameras
     image: np.ndarray  # BGR
+    wall_time: float = 0.0  # time.time() when it was decoded
 
 
 @dataclass
@@ -55,6 +58,16 @@ class SourceStats:
 
 def is_live(uri: str) -> bool:
     return uri.lower().startswith(("rtsp://", "rtsps://", "rtmp://", "http://", "https://"))
+
+
+def video_fps(path: str | Path) -> float | None:
+    """The frame rate a video file declares (None if it declares none or cannot be opened)."""
+    cap = cv2.VideoCapture(str(path))
+    try:
+        fps = cap.get(cv2.CAP_PROP_FPS) if cap.isOpened() else 0.0
+    finally:
+        cap.release()
+    return fps if fps and np.isfinite(fps) and 0 < fps < 1000 else None
 
 
 def open_capture(uri: str) -> cv2.VideoCapture:
@@ -135,7 +148,7 @@ class CameraSource(threading.Thread):
             log.error("camera %s: %s", self.camera_id, self.error)
             return
         self._probe(cap)
-        fps = self.fps or 30.0
+        fps = self.fps or DEFAULT_FPS
         index = 0
         while not self._stop_event.is_set():
             t = time.perf_counter()
@@ -146,7 +159,7 @@ class CameraSource(threading.Thread):
             if self.size is None:
                 self.size = (img.shape[1], img.shape[0])
                 self.opened.set()
-            self._put_blocking(Frame(self.camera_id, index, index / fps, img))
+            self._put_blocking(Frame(self.camera_id, index, index / fps, img, time.time()))
             index += 1
             self.stats.frames += 1
         cap.release()
@@ -199,7 +212,7 @@ class CameraSource(threading.Thread):
                 self.error = None
                 self.opened.set()
                 attempts, delay = 0, self.backoff[0]
-                self._put_latest(Frame(self.camera_id, index, time.monotonic() - self.t0, img))
+                self._put_latest(Frame(self.camera_id, index, time.monotonic() - self.t0, img, time.time()))
                 index += 1
                 self.stats.frames += 1
             cap.release()

@@ -15,16 +15,18 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from mcpt.sources.align import half_step, nearest_frame
 from mcpt.sources.camera import CameraSource, Frame
+from mcpt.timebase import DEFAULT_FPS
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Step:
-    index: int
-    timestamp: float
-    frames: dict[int, Frame]
+    index: int  # processing step
+    timestamp: float  # the step's stream time, seconds (index / fps for files)
+    frames: dict[int, Frame]  # camera id -> its frame for this step (each with its own source index)
 
 
 class LockstepReader:
@@ -40,7 +42,7 @@ class LockstepReader:
         self.max_steps = max_steps
         self.live = any(s.live for s in sources)
         self.live_timeout_s = live_timeout_s
-        self.fps = fps or 10.0
+        self.fps = fps or DEFAULT_FPS
         self._pending: dict[int, Frame | None] = {}
 
     def start(self) -> None:
@@ -50,7 +52,7 @@ class LockstepReader:
             s.opened.wait(timeout=15.0)
         if not self.live:
             rates = [s.fps for s in self.sources if s.fps]
-            self.fps = self.requested_fps or (min(rates) if rates else 30.0)
+            self.fps = self.requested_fps or (min(rates) if rates else DEFAULT_FPS)
             if len({round(r, 3) for r in rates}) > 1:
                 log.info("cameras run at %s fps; stepping at %.2f fps by stream time", sorted(set(rates)), self.fps)
 
@@ -74,7 +76,7 @@ class LockstepReader:
 
     def _file_steps(self) -> Iterator[Step]:
         k = 0
-        half = 0.5 / self.fps + 1e-9
+        half = half_step(self.fps)
         pending = {s.camera_id: self._next_frame(s) for s in self.sources}
         while any(f is not None for f in pending.values()):
             if self.max_steps is not None and k >= self.max_steps:
@@ -82,16 +84,14 @@ class LockstepReader:
             t = k / self.fps
             frames = {}
             for s in self.sources:
-                # every frame up to half a step after t belongs to this step; keep the one nearest t
-                best = None
-                f = pending[s.camera_id]
-                while f is not None and f.timestamp <= t + half:
-                    if best is None or abs(f.timestamp - t) < abs(best.timestamp - t):
-                        best = f
-                    f = self._next_frame(s)
-                pending[s.camera_id] = f
-                if best is not None and best.timestamp >= t - half:
+                period = 1.0 / (s.fps or self.fps)
+                best, pending[s.camera_id] = nearest_frame(
+                    pending[s.camera_id], lambda s=s: self._next_frame(s), t, half, period
+                )
+                if best is not None:
                     frames[s.camera_id] = best
+            if not frames and all(f is None for f in pending.values()):
+                return  # every stream ended before this step
             yield Step(k, t, frames)
             k += 1
 

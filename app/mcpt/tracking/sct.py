@@ -4,7 +4,8 @@ One instance per camera. State is kept as arrays (one row per track) so every st
 vectorised numpy operations. First association: high-score boxes against tracked and lost
 tracks on 0.3 x normalised centre distance + 0.7 x cosine distance / 2, with gates; second:
 low-score boxes against still-unmatched tracked tracks on IoU; then unconfirmed tracks; then
-births from boxes above the new-track threshold. Lost tracks die after ``max_time_lost`` frames.
+births from boxes above the new-track threshold. Lost tracks die after ``max_time_lost_s``.
+The tracker counts processing steps; ``fps`` turns the configured seconds into steps.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 from mcpt.config import SCTConfig
 from mcpt.geometry import iou_xywh
 from mcpt.matching import cosine_half_distance, linear_assignment, unit_rows
+from mcpt.timebase import DEFAULT_FPS, to_steps
 from mcpt.tracking.kalman import BoxKalman
 
 
@@ -25,7 +27,7 @@ class LocalTrackState(IntEnum):
 
     TENTATIVE = 0  # born from one box, not yet matched a second time
     TRACKED = 1
-    LOST = 2  # unmatched for at most ``max_time_lost``, then dropped
+    LOST = 2  # unmatched for at most ``max_time_lost_s``, then dropped
 
 
 def xywh_to_cxcywh(b: np.ndarray) -> np.ndarray:
@@ -45,8 +47,15 @@ class SCTOutput:
 
 
 class SingleCameraTracker:
-    def __init__(self, cfg: SCTConfig, image_size: tuple[int, int] = (1920, 1080), use_appearance: bool = True):
+    def __init__(
+        self,
+        cfg: SCTConfig,
+        image_size: tuple[int, int] = (1920, 1080),
+        use_appearance: bool = True,
+        fps: float = DEFAULT_FPS,
+    ):
         self.cfg = cfg
+        self.max_lost_steps = to_steps(cfg.max_time_lost_s, fps)
         self.diag = float(np.hypot(*image_size))
         self.use_appearance = use_appearance
         self.kf = BoxKalman()
@@ -59,7 +68,7 @@ class SingleCameraTracker:
         self.last_box = np.zeros((0, 4))
         self.status = np.zeros(0, np.int8)
         self.confirmed = np.zeros(0, bool)
-        self.last_frame = np.zeros(0, np.int64)
+        self.last_step = np.zeros(0, np.int64)
 
     def __len__(self) -> int:
         return int(self.tid.shape[0])
@@ -82,7 +91,7 @@ class SingleCameraTracker:
         return cost
 
     # -- state changes ---------------------------------------------------------------------------
-    def _update_tracks(self, rows: np.ndarray, boxes: np.ndarray, feats: np.ndarray | None, frame: int) -> None:
+    def _update_tracks(self, rows: np.ndarray, boxes: np.ndarray, feats: np.ndarray | None, step: int) -> None:
         if not len(rows):
             return
         m, cv = self.kf.update(self.mean[rows], self.cov[rows], xywh_to_cxcywh(boxes))
@@ -92,9 +101,9 @@ class SingleCameraTracker:
             a = self.cfg.feature_ema
             self.feat[rows] = unit_rows(a * self.feat[rows] + (1 - a) * feats)
         self.status[rows] = LocalTrackState.TRACKED
-        self.last_frame[rows] = frame
+        self.last_step[rows] = step
 
-    def _birth(self, boxes: np.ndarray, feats: np.ndarray, frame: int, confirmed: bool) -> np.ndarray:
+    def _birth(self, boxes: np.ndarray, feats: np.ndarray, step: int, confirmed: bool) -> np.ndarray:
         n = len(boxes)
         ids = np.arange(self.next_id, self.next_id + n, dtype=np.int64)
         self.next_id += n
@@ -108,17 +117,17 @@ class SingleCameraTracker:
             [self.status, np.full(n, LocalTrackState.TRACKED if confirmed else LocalTrackState.TENTATIVE, np.int8)]
         )
         self.confirmed = np.concatenate([self.confirmed, np.full(n, confirmed)])
-        self.last_frame = np.concatenate([self.last_frame, np.full(n, frame, np.int64)])
+        self.last_step = np.concatenate([self.last_step, np.full(n, step, np.int64)])
         return ids
 
     def _keep(self, keep: np.ndarray) -> None:
-        for name in ("tid", "mean", "cov", "last_box", "status", "confirmed", "last_frame"):
+        for name in ("tid", "mean", "cov", "last_box", "status", "confirmed", "last_step"):
             setattr(self, name, getattr(self, name)[keep])
         if self.feat is not None:
             self.feat = self.feat[keep]
 
-    # -- one frame -------------------------------------------------------------------------------
-    def update(self, frame: int, boxes: np.ndarray, scores: np.ndarray, feats: np.ndarray) -> SCTOutput:
+    # -- one step -------------------------------------------------------------------------------
+    def update(self, step: int, boxes: np.ndarray, scores: np.ndarray, feats: np.ndarray) -> SCTOutput:
         c = self.cfg
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         scores = np.asarray(scores, np.float64).reshape(-1)
@@ -145,7 +154,7 @@ class SingleCameraTracker:
         # 1. confirmed (tracked + lost) tracks vs confident boxes
         m1, un_pool, un_high = linear_assignment(self._fused_cost(pool, boxes[high], feats[high]), c.match_thresh)
         rows, dets = pool[m1[:, 0]], high[m1[:, 1]]
-        self._update_tracks(rows, boxes[dets], feats[dets], frame)
+        self._update_tracks(rows, boxes[dets], feats[dets], step)
         matched_rows.append(rows)
         matched_dets.append(dets)
 
@@ -156,7 +165,7 @@ class SingleCameraTracker:
             iou = iou_xywh(cxcywh_to_xywh(self.mean[left, :4]), boxes[low])
             m2, un_left, _ = linear_assignment(1.0 - iou, c.second_match_thresh)
             rows, dets = left[m2[:, 0]], low[m2[:, 1]]
-            self._update_tracks(rows, boxes[dets], None, frame)
+            self._update_tracks(rows, boxes[dets], None, step)
             matched_rows.append(rows)
             matched_dets.append(dets)
             left = left[un_left]
@@ -168,7 +177,7 @@ class SingleCameraTracker:
             self._fused_cost(unconfirmed, boxes[rest], feats[rest]), c.unconfirmed_match_thresh
         )
         rows, dets = unconfirmed[m3[:, 0]], rest[m3[:, 1]]
-        self._update_tracks(rows, boxes[dets], feats[dets], frame)
+        self._update_tracks(rows, boxes[dets], feats[dets], step)
         self.confirmed[rows] = True
         matched_rows.append(rows)
         matched_dets.append(dets)
@@ -184,10 +193,10 @@ class SingleCameraTracker:
         born = born[scores[born] >= c.new_track_thresh]
 
         # 5. deaths: lost too long, unconfirmed unmatched
-        dead |= (self.status == LocalTrackState.LOST) & (frame - self.last_frame > c.max_time_lost)
+        dead |= (self.status == LocalTrackState.LOST) & (step - self.last_step > self.max_lost_steps)
         self._keep(~dead)
         if len(born):
-            ids = self._birth(boxes[born], feats[born], frame, confirmed=first_frame)
+            ids = self._birth(boxes[born], feats[born], step, confirmed=first_frame)
             if first_frame:
                 out_id[born] = ids
         return SCTOutput(out_id, out_box)

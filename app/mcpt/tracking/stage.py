@@ -13,6 +13,7 @@ import numpy as np
 from mcpt.config import AssociationConfig
 from mcpt.observation import ObservationBatch
 from mcpt.scene.calibration import Calibration
+from mcpt.timebase import DEFAULT_FPS
 from mcpt.tracking.sct import SCTOutput, SingleCameraTracker
 
 
@@ -23,6 +24,7 @@ class CameraTracking:
         calib: Calibration,
         cfg: AssociationConfig,
         image_size: tuple[int, int],
+        fps: float = DEFAULT_FPS,
         with_tracker: bool = True,
     ) -> None:
         self.camera_id = camera_id
@@ -30,7 +32,9 @@ class CameraTracking:
         self.image_size = image_size
         self.position = cfg.position
         self.tracker = (
-            SingleCameraTracker(cfg.sct, image_size, use_appearance=cfg.use_appearance) if with_tracker else None
+            SingleCameraTracker(cfg.sct, image_size, use_appearance=cfg.use_appearance, fps=fps)
+            if with_tracker
+            else None
         )
 
     def track(self, step: int, boxes: np.ndarray, scores: np.ndarray, feats: np.ndarray) -> SCTOutput:

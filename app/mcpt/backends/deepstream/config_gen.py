@@ -16,6 +16,7 @@ from mcpt.backends.deepstream.pipeline import SourceSpec
 from mcpt.errors import InputError
 from mcpt.models.engine_names import NETWORK_MODE, engine_path
 from mcpt.models.manifest import Manifest, repo_root
+from mcpt.timebase import DEFAULT_FPS
 
 PARSER_LIB = "plugins/nvdsinfer_custom_impl_mcpt/libnvdsinfer_custom_impl_mcpt.so"
 KAFKA_LIB = "/opt/nvidia/deepstream/deepstream/lib/libnvds_kafka_proto.so"
@@ -50,7 +51,7 @@ class DsOptions:
     msgbroker: str | None = None  # "host;port" of a Kafka broker
     msgbroker_lib: str = KAFKA_LIB
     topic: str = "mcpt"
-    fps: float = 30.0
+    fps: float = DEFAULT_FPS  # processing rate (the videos' own for a scene folder)
     conf: float = 0.1
     nms_iou: float = 0.45
     latency_ms: int = 200

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mcpt.errors import InputError
+from mcpt.timebase import DEFAULT_FPS
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class PipelineSpec:
     muxer_width: int = 1920
     muxer_height: int = 1080
     gpu_id: int = 0
-    fps: float = 30.0
+    fps: float = DEFAULT_FPS
     tracker_width: int = 960
     tracker_height: int = 544
     tracker_lib: str = "/opt/nvidia/deepstream/deepstream/lib/libnvds_nvmultiobjecttracker.so"

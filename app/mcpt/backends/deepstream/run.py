@@ -235,20 +235,24 @@ def main_deepstream(args, cfg: Config) -> int:
     from mcpt.scene.calibration import load_calibration
     from mcpt.scene.cameras import cameras_from_scene, cameras_from_yaml
     from mcpt.scene.layout import discover_scenes
+    from mcpt.sources.camera import video_fps
+    from mcpt.timebase import DEFAULT_FPS
 
-    opts = DsOptions(gpu_id=getattr(args, "gpu_id", 0) or 0, fps=args.fps or 30.0)
+    opts = DsOptions(gpu_id=getattr(args, "gpu_id", 0) or 0, fps=args.fps or DEFAULT_FPS)
     if args.gpus:
         gpus = [int(g) for g in args.gpus.split(",") if g.strip()]
         scenes = discover_scenes(args.scene)
         return run_multi_gpu(scenes, gpus, Path(args.out), [])
     if args.cameras:
         name, cams, fps = cameras_from_yaml(args.cameras)
-        opts.fps = args.fps or fps or 30.0
+        opts.fps = args.fps or fps or DEFAULT_FPS
     else:
         scenes = discover_scenes(args.scene)
         if len(scenes) > 1:
             return run_multi_gpu(scenes, [opts.gpu_id], Path(args.out), [])
         name, cams = scenes[0].name, cameras_from_scene(scenes[0])
+        rates = [r for r in (video_fps(c.uri) for c in cams) if r]
+        opts.fps = args.fps or (min(rates) if rates else DEFAULT_FPS)
     sources = [SourceSpec(c.camera_id, c.uri) for c in cams]
     calibs = {c.camera_id: load_calibration(c.calibration, c.camera_id) for c in cams}
     out = Path(args.out)
