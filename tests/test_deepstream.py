@@ -214,10 +214,12 @@ def test_pipeline_elements_properties_and_links():
 
 
 def test_pipeline_for_rtsp_cameras_and_outputs():
-    built = build_pipeline(FakeGst(), spec(2, rtsp=True, output="file", sgie=False))
+    sp = spec(2, rtsp=True, output="file", sgie=False)
+    sp.fps = 25.0
+    built = build_pipeline(FakeGst(), sp)
     e = built.elements
     assert e["muxer"].props["live-source"] == 1
-    assert e["muxer"].props["batched-push-timeout"] == int(1e6 / 30)
+    assert e["muxer"].props["batched-push-timeout"] == 40000  # one frame period of the 25 fps cameras
     s = e["source-1"].props
     assert s["select-rtp-protocol"] == 4 and s["latency"] == 200 and s["rtsp-reconnect-attempts"] == -1
     assert "reid" not in e and e["tracker"].pads["src"] is built.probe_pad
