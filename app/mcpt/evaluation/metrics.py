@@ -1,53 +1,22 @@
-"""World-plane HOTA (the AIC24 Track 1 score) and per-camera box HOTA / IDF1."""
+"""World-plane HOTA (the AIC24 Track 1 score, by protocol) and per-camera box HOTA / IDF1."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.spatial.distance import cdist
 
+from mcpt.evaluation.protocols import Aic24, MeanPositions, summarize_hota
 from mcpt.evaluation.trackeval_bridge import group_by_frame, sequence_data, trackeval_metrics
 from mcpt.geometry import iou_xywh
 from mcpt.scene.results import Rows
 
-HOTA_FIELDS = ("HOTA", "DetA", "AssA", "LocA", "DetRe", "DetPr", "AssRe", "AssPr")
 ID_FIELDS = ("IDF1", "IDR", "IDP")
 IDENTITY_CONFIG = {"THRESHOLD": 0.5, "PRINT_CONFIG": False}  # IoU for an IDF1 match, as in MOTChallenge
 
 
-def identity_positions(rows: Rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per (frame, identity): the mean world position over the cameras that have a row for it."""
-    if not len(rows):
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 2))
-    keys = np.stack([rows.frame, rows.obj], axis=1)
-    uniq, inv = np.unique(keys, axis=0, return_inverse=True)
-    inv = inv.ravel()
-    counts = np.bincount(inv, minlength=len(uniq)).astype(np.float64)
-    pos = np.stack([np.bincount(inv, rows.world[:, k], minlength=len(uniq)) for k in range(2)], axis=1)
-    return uniq[:, 0], uniq[:, 1], pos / counts[:, None]
-
-
-def distance_similarity(tau: float):
-    def sim(g: np.ndarray, p: np.ndarray) -> np.ndarray:
-        if not len(g) or not len(p):
-            return np.zeros((len(g), len(p)))
-        return np.maximum(0.0, 1.0 - cdist(g, p) / tau)
-
-    return sim
-
-
 def _frames(*frame_arrays: np.ndarray) -> np.ndarray:
     return np.unique(np.concatenate([np.asarray(f, np.int64) for f in frame_arrays]))
-
-
-def world_sequence(gt: Rows, pred: Rows, tau: float) -> dict:
-    gf, gi, gp = identity_positions(gt)
-    pf, pi, pp = identity_positions(pred)
-    frames = _frames(gf, pf)
-    return sequence_data(
-        group_by_frame(gf, gi, gp, frames), group_by_frame(pf, pi, pp, frames), distance_similarity(tau)
-    )
 
 
 def _camera_frame_key(rows: Rows) -> np.ndarray:
@@ -66,11 +35,6 @@ def box_sequence(gt: Rows, pred: Rows) -> dict:
     return sequence_data(
         group_by_frame(gk, gt.obj, gt.box, frames), group_by_frame(pk, pred.obj, pred.box, frames), iou_xywh
     )
-
-
-def summarize_hota(res: dict) -> dict[str, float]:
-    """Scalar summary: each HOTA field averaged over TrackEval's alpha thresholds."""
-    return {k: float(np.mean(res[k])) for k in HOTA_FIELDS}
 
 
 def summarize_identity(res: dict) -> dict[str, float]:
@@ -100,10 +64,16 @@ class SceneReport:
         return out
 
 
-def evaluate_scene(name: str, gt: Rows, pred: Rows, tau: float = 1.0, boxes: bool = False) -> SceneReport:
-    """World HOTA for one scene (and per-camera box HOTA/IDF1 with global ids when ``boxes``)."""
+def evaluate_scene(
+    name: str, gt: Rows, pred: Rows, protocol: Aic24 | MeanPositions | None = None, boxes: bool = False
+) -> SceneReport:
+    """World HOTA for one scene (and per-camera box HOTA/IDF1 with global ids when ``boxes``).
+
+    ``gt`` and ``pred`` hold the scene's cameras only; ``protocol`` defaults to the official AIC24 one.
+    """
+    protocol = protocol or Aic24()
     hota_cls, identity_cls = trackeval_metrics()
-    world = hota_cls().eval_sequence(world_sequence(gt, pred, tau))
+    world = hota_cls().eval_sequence(protocol.sequence(gt, pred))
     counts = {
         "gt_ids": len(np.unique(gt.obj)),
         "pred_ids": len(np.unique(pred.obj)),
@@ -125,11 +95,11 @@ def evaluate_scene(name: str, gt: Rows, pred: Rows, tau: float = 1.0, boxes: boo
     return report
 
 
-def combine(reports: list[SceneReport]) -> dict:
-    """Combined summary over scenes, as TrackEval combines sequences (detection-weighted)."""
+def combine(reports: list[SceneReport], protocol: Aic24 | MeanPositions | None = None) -> dict:
+    """The summary over scenes, as the protocol combines them (official: unweighted mean of scenes)."""
+    protocol = protocol or Aic24()
     hota_cls, identity_cls = trackeval_metrics()
-    world = hota_cls().combine_sequences({r.name: r.world for r in reports})
-    out: dict = summarize_hota(world)
+    out: dict = protocol.combine({r.name: r.world for r in reports})
     for k in ("gt_ids", "pred_ids", "gt_rows", "pred_rows"):
         out[k] = int(sum(r.counts[k] for r in reports))
     seqs = {r.name: r.all_cameras for r in reports if r.all_cameras}

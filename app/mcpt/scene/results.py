@@ -94,6 +94,11 @@ def read_rows(path: str | Path, frame_base: int = 0) -> Rows:
     Errors name the file and line: a row with the wrong number of columns, a non-number, an
     id that is not an integer or a negative frame (after ``frame_base`` is subtracted).
     """
+    return read_rows_with_lines(path, frame_base)[0]
+
+
+def read_rows_with_lines(path: str | Path, frame_base: int = 0) -> tuple[Rows, np.ndarray]:
+    """``read_rows`` and, per row, its line number in the file (for messages about single rows)."""
     path = Path(path)
     if frame_base not in (0, 1):
         raise InputError(path, f"frame base must be 0 or 1, got {frame_base}", field="frame_base")
@@ -111,7 +116,7 @@ def read_rows(path: str | Path, frame_base: int = 0) -> Rows:
     except (ValueError, UserWarning):
         table, line_numbers = _parse_checked(path)
     if not table.shape[0]:
-        return Rows.empty()
+        return Rows.empty(), np.zeros(0, np.int64)
     ids = table[:, :3]
     not_int = ~np.all(np.isfinite(ids) & (ids == np.round(ids)), axis=1)
     if not_int.any():
@@ -121,7 +126,7 @@ def read_rows(path: str | Path, frame_base: int = 0) -> Rows:
     rows = Rows.from_array(table)
     rows.frame -= frame_base
     _check_values(rows, path, line_numbers)
-    return rows
+    return rows, line_numbers
 
 
 def _data_line_numbers(path: Path) -> np.ndarray:
