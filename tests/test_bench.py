@@ -20,7 +20,7 @@ def test_association_benchmark_quick_run(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     text = out.read_text()
-    for part in ("## Accuracy", "## Positions", "## Speed", "## Memory", "baseline", "log-log slope"):
+    for part in ("## Accuracy", "## Positions", "## Rates", "## Speed", "## Memory", "baseline", "log-log slope"):
         assert part in text
     # --only reruns one section and keeps the others
     proc = subprocess.run(

@@ -30,6 +30,13 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image-size", type=image_size, default=(1920, 1080), help="WIDTHxHEIGHT (default 1920x1080)")
     p.add_argument("--embedding-dim", type=positive_int, default=128, help="ReID embedding size (default 128)")
     p.add_argument("--render", action="store_true", help="also write video.mp4 per camera")
+    p.add_argument(
+        "--appearance",
+        choices=("cartoon", "real"),
+        default="cartoon",
+        help="with --render: cartoon figures (decoding and timing only) or real people cut from vtest.avi, "
+        "whom the detector sees; the ground truth is then the rendered people's visible boxes",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -54,6 +61,7 @@ def main(args: argparse.Namespace) -> int:
             scene_id=args.scene_id + k,
             first_camera=first_camera,
             render=args.render,
+            appearance=args.appearance,
             difficulty=args.difficulty,
             progress=not args.quiet,
         )

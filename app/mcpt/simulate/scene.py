@@ -48,8 +48,13 @@ class SimulatedScene:
 
     def frames(self) -> Iterator[list[CameraFrame]]:
         """Per frame, one CameraFrame per camera (ground truth and detections)."""
+        for _, _, _, frames in self.steps():
+            yield frames
+
+    def steps(self) -> Iterator[tuple[int, np.ndarray, np.ndarray, list[CameraFrame]]]:
+        """Per frame: its number, the identities present and their floor positions, and the CameraFrames."""
         for t, ids, xy in self.population.iter_frames():
-            yield self.perception.step(t, ids, xy)
+            yield t, ids, xy, self.perception.step(t, ids, xy)
 
 
 def gt_rows(frames: list[CameraFrame]) -> Rows:
@@ -66,6 +71,42 @@ def gt_rows(frames: list[CameraFrame]) -> Rows:
     return Rows.concat(parts)
 
 
+APPEARANCES = ("cartoon", "real")
+
+
+def photoreal_gt_rows(t: int, cameras, ids: np.ndarray, xy: np.ndarray, boxes: list[dict[int, np.ndarray]]) -> Rows:
+    """Ground truth of one rendered frame: each visible person's box and true floor position."""
+    pos = {int(i): p for i, p in zip(ids.tolist(), xy, strict=True)}
+    parts = []
+    for cam, seen in zip(cameras, boxes, strict=True):
+        who = sorted(seen)
+        parts.append(
+            Rows(
+                np.full(len(who), cam.camera_id, np.int64),
+                np.array(who, np.int64) + 1,
+                np.full(len(who), t, np.int64),
+                np.array([seen[i] for i in who]).reshape(-1, 4),
+                np.array([pos[i] for i in who]).reshape(-1, 2),
+            )
+        )
+    return Rows.concat(parts)
+
+
+class _VideoFile:
+    def __init__(self, path: Path, size: tuple[int, int], fps: float) -> None:
+        import cv2
+
+        self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+        if not self.writer.isOpened():
+            raise RuntimeError(f"OpenCV cannot write {path} (mp4v); is FFmpeg support missing?")
+
+    def write(self, img: np.ndarray) -> None:
+        self.writer.write(img)
+
+    def close(self) -> None:
+        self.writer.release()
+
+
 def write_scene(
     out: str | Path,
     params: SimParams,
@@ -74,16 +115,37 @@ def write_scene(
     render: bool = False,
     difficulty: str = "",
     progress: bool = True,
+    appearance: str = "cartoon",
+    bank=None,
 ) -> Path:
-    """Simulate one scene to ``out/scene_XXX``; returns the scene folder."""
+    """Simulate one scene to ``out/scene_XXX``; returns the scene folder.
+
+    ``render`` writes a video per camera: with ``appearance="cartoon"`` simple figures (for decoding
+    and timing: a real detector does not see them), with ``"real"`` real people from the sprite bank
+    (``bank``, default: the cached bank of vtest.avi), and then the ground truth is the rendered
+    people's visible boxes.
+    """
     from tqdm import tqdm
 
+    if appearance not in APPEARANCES:
+        raise ValueError(f"unknown appearance {appearance!r}; expected one of {', '.join(APPEARANCES)}")
+    photoreal = render and appearance == "real"
+    if photoreal and bank is None:
+        from mcpt.simulate.sprites import sprite_bank
+
+        bank = sprite_bank(progress=progress)
     sim = SimulatedScene.build(params, first_camera)
     scene_dir = Path(out) / f"scene_{scene_id:03d}"
     scene_dir.mkdir(parents=True, exist_ok=True)
     videos = []
     colours = None
-    if render:
+    photo = None
+    if photoreal:
+        from mcpt.simulate.photoreal import PhotorealScene
+
+        pop = sim.population
+        photo = PhotorealScene(sim.cameras, pop.floor, pop.num_identities, pop.height, bank, sim.render_rng)
+    elif render:
         from mcpt.simulate.render import CameraVideo, identity_colours
 
         colours = identity_colours(sim.population.num_identities, sim.perception.lookalike_of, sim.render_rng)
@@ -96,23 +158,32 @@ def write_scene(
             cdir / "calibration.json",
             calibration_from_matrices(cam.camera_id, cam.homography, cam.projection, image_size=cam.image_size),
         )
-        if render:
+        if photoreal:
+            videos.append(_VideoFile(cdir / "video.mp4", cam.image_size, params.fps))
+        elif render:
             videos.append(CameraVideo(cdir / "video.mp4", cam, sim.population.floor, colours, params.fps))
     acc: list[dict[str, list]] = [
         {"frame_id": [], "bbox": [], "score": [], "embedding": [], "gt_id": []} for _ in sim.cameras
     ]
     bar = tqdm(total=params.frames, desc=f"simulate {scene_dir.name}", unit="frame", disable=not progress, leave=False)
     with ResultsWriter(scene_dir / GROUND_TRUTH_NAME) as gt_writer:
-        for frames in sim.frames():
-            gt_writer.write(gt_rows(frames))
+        for t, ids, xy, frames in sim.steps():
+            if photo is not None:
+                rendered = photo.render(t, ids, xy)
+                for writer, (img, _) in zip(videos, rendered, strict=True):
+                    writer.write(img)
+                gt_writer.write(photoreal_gt_rows(t, sim.cameras, ids, xy, [b for _, b in rendered]))
+            else:
+                gt_writer.write(gt_rows(frames))
             for a, f in zip(acc, frames, strict=True):
                 a["frame_id"].append(np.full(len(f.det_box), f.frame, np.int32))
                 a["bbox"].append(f.det_box.astype(np.float32))
                 a["score"].append(f.det_score.astype(np.float32))
                 a["embedding"].append(f.det_embedding)
                 a["gt_id"].append(np.where(f.det_gt >= 0, f.det_gt + 1, f.det_gt).astype(np.int32))
-            for v, f in zip(videos, frames, strict=False):
-                v.write(f)
+            if photo is None:
+                for v, f in zip(videos, frames, strict=False):
+                    v.write(f)
             bar.update(1)
     bar.close()
     for v in videos:
@@ -141,6 +212,7 @@ def write_scene(
         "identities": sim.population.num_identities,
         "cameras": [c.camera_id for c in sim.cameras],
         "params": asdict(params),
+        "appearance": appearance if render else None,
         "note": "gt ids in ground_truth.txt and perception.npz gt_id are identity + 1; gt_id -1 = false "
         "positive, -2 = unannotated crowd",
     }
