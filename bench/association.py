@@ -60,7 +60,9 @@ def run_variant(scene_dir: Path, overrides: list[str] | str | None, work: Path) 
     cfg = load_config(overrides) if isinstance(overrides, str) else load_config(overrides=overrides or [])
     scene = discover_scene(scene_dir)
     source = ReplaySource(scene, cfg)
-    assoc = WorldDistanceBaseline(fps=source.fps) if overrides is None else Associator(cfg.association, source.fps)
+    assoc = (
+        WorldDistanceBaseline(fps=source.fps) if overrides is None else Associator(source.cfg.association, source.fps)
+    )
     out = work / f"{scene_dir.parent.name}_{scene_dir.name}.txt"
     summary = run_association(
         source, assoc, out, scene.name, total=source.num_steps, progress=False, source_stage="track"

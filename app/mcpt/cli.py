@@ -17,6 +17,8 @@ COMMANDS = (
     ("run", "run"),
     ("track", "track"),
     ("simulate", "simulate"),
+    ("perceive", "perceive"),
+    ("calibrate-detector", "calibrate"),
     ("eval", "evaluate"),
     ("merge", "merge"),
     ("config", "config_show"),

@@ -23,13 +23,35 @@ from typing import Any
 from mcpt.errors import InputError
 
 
+@dataclass(frozen=True)
+class OperatingPoints:
+    """Score thresholds that fit one detector's score distribution on people (models.yaml per detector).
+
+    They belong to the model, not to the method: a detector whose median score on a person is 0.5
+    needs other thresholds than the reference's fine-tuned YOLOv8x. ``mcpt calibrate-detector``
+    measures them on a scene with ground truth.
+    """
+
+    track_high: float  # detections the single-camera tracker matches on appearance, and ReID embeds
+    track_low: float  # the lowest score the tracker uses at all (second association, on overlap)
+    new_track: float  # a detection may start a local track
+    cluster_min_score: float  # an observation may seed or join a cross-camera cluster
+
+
+# The reference method's values, tuned for its fine-tuned YOLOv8x. They also fit the simulator's
+# cached perception, whose detections are scored like that detector's.
+REFERENCE_OPERATING_POINTS = OperatingPoints(track_high=0.6, track_low=0.1, new_track=0.7, cluster_min_score=0.6)
+
+
 @dataclass
 class SCTConfig:
     """Single-camera tracker (BoT-SORT style, as modified by the reference)."""
 
-    track_high_thresh: float = 0.6
-    track_low_thresh: float = 0.1
-    new_track_thresh: float = 0.7
+    # score thresholds: unset (null) = the operating points of the detector in use (models.yaml), or
+    # the reference's 0.6 / 0.1 / 0.7 where none is known (the simulator's cached perception)
+    track_high_thresh: float | None = None
+    track_low_thresh: float | None = None
+    new_track_thresh: float | None = None
     match_thresh: float = 0.8  # cost limit of the first association
     second_match_thresh: float = 0.5  # IoU-distance limit for low-score boxes
     unconfirmed_match_thresh: float = 0.7
@@ -53,7 +75,7 @@ class ClusteringConfig:
     """Cross-camera grouping of one time step's observations."""
 
     min_height_width_ratio: float = 1.25  # boxes squatter than this are not clustering candidates
-    min_score: float = 0.6  # candidates need a confident detection
+    min_score: float | None = None  # candidates need a confident detection (null: the detector's operating point)
     emb_thresh: float = 0.30  # cosine distance / 2
     euc_thresh: float = 1.0  # metres
     appearance_ratio: float = 0.5  # r in (1 - r) * distance + r * appearance (reference: visible parts / 10)
@@ -145,6 +167,34 @@ class AssociationConfig:
     use_world: bool = True  # ablation: False ignores floor positions in matching
 
 
+def with_operating_points(cfg: AssociationConfig, op: OperatingPoints) -> AssociationConfig:
+    """``cfg`` with every score threshold the user left unset taken from ``op``."""
+
+    def pick(v: float | None, default: float) -> float:
+        return default if v is None else v
+
+    s, c = cfg.sct, cfg.clustering
+    return dataclasses.replace(
+        cfg,
+        sct=dataclasses.replace(
+            s,
+            track_high_thresh=pick(s.track_high_thresh, op.track_high),
+            track_low_thresh=pick(s.track_low_thresh, op.track_low),
+            new_track_thresh=pick(s.new_track_thresh, op.new_track),
+        ),
+        clustering=dataclasses.replace(c, min_score=pick(c.min_score, op.cluster_min_score)),
+    )
+
+
+def thresholds_resolved(cfg: AssociationConfig) -> AssociationConfig:
+    """``cfg`` ready to run: where no detector set the thresholds, the reference's values."""
+    return with_operating_points(cfg, REFERENCE_OPERATING_POINTS)
+
+
+def sct_thresholds_resolved(sct: SCTConfig) -> SCTConfig:
+    return thresholds_resolved(AssociationConfig(sct=sct)).sct
+
+
 @dataclass
 class DetectorConfig:
     conf_thresh: float = 0.1
@@ -156,6 +206,10 @@ class Config:
     association: AssociationConfig = field(default_factory=AssociationConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     scenes: dict[str, dict] = field(default_factory=dict)  # per-scene overrides (raw, applied by for_scene)
+
+    def with_operating_points(self, op: OperatingPoints) -> Config:
+        """This config with the score thresholds the user left unset taken from a detector's operating points."""
+        return dataclasses.replace(self, association=with_operating_points(self.association, op))
 
     def for_scene(self, scene: str, source: str = "config") -> Config:
         """This config with the overrides of ``scenes.<scene>`` applied."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from mcpt.loop import AssociationLoop, Progress, RunSummary
 from mcpt.scene.calibration import Calibration, load_calibration
 from mcpt.scene.cameras import CameraFailures, CameraInput
 from mcpt.timing import StageTimer
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -86,11 +89,14 @@ def run_cpu(
 ) -> PipelineResult:
     from mcpt.association.core import Associator
     from mcpt.backends.cpu import CpuPerception
+    from mcpt.models.manifest import detector_operating_points, load_manifest
     from mcpt.models.runtime import load_models
     from mcpt.sources.camera import CameraSource
     from mcpt.sources.lockstep import LockstepReader
 
-    cfg = cfg.for_scene(scene_name)
+    ops, origin = detector_operating_points(load_manifest(), detector)
+    cfg = cfg.for_scene(scene_name).with_operating_points(ops)
+    log.info("score thresholds: %s (unless set in the configuration)", origin)
     det, emb = load_models(cfg, detector, reid, threads)
     failures = CameraFailures()
     calibs = _load_calibrations(cameras, failures)

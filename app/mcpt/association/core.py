@@ -35,7 +35,7 @@ from mcpt.association.kalman import PointKalman
 from mcpt.association.refine import refine
 from mcpt.association.steps import StepCounts
 from mcpt.association.store import ClusterState, ClusterStore
-from mcpt.config import AssociationConfig
+from mcpt.config import AssociationConfig, thresholds_resolved
 from mcpt.matching import linear_assignment
 from mcpt.observation import ObservationBatch
 from mcpt.timebase import DEFAULT_FPS
@@ -124,7 +124,7 @@ def _max_overlap(rows: np.ndarray, cameras: np.ndarray, boxes: np.ndarray) -> np
 
 class Associator:
     def __init__(self, cfg: AssociationConfig, fps: float = DEFAULT_FPS) -> None:
-        self.cfg = cfg
+        self.cfg = cfg = thresholds_resolved(cfg)
         self.fps = fps
         self.steps = StepCounts.at(cfg, fps)
         self.kf = PointKalman(1.0 / fps, cfg.position.accel_std, cfg.position.meas_std)

@@ -40,6 +40,7 @@ class CameraPerception:
     fps: float | None
     image_size: tuple[int, int] | None
     gt_id: np.ndarray | None
+    detector: str | None = None  # the model that produced the detections (mcpt perceive), None: simulated
 
     def __post_init__(self) -> None:
         order = np.argsort(self.frame_id, kind="stable")
@@ -104,6 +105,7 @@ def load_perception(path: str | Path, camera_id: int) -> CameraPerception:
         fps=float(data["fps"]) if "fps" in data else None,
         image_size=tuple(int(v) for v in data["image_size"]) if "image_size" in data else None,
         gt_id=data["gt_id"].astype(np.int64) if "gt_id" in data else None,
+        detector=str(data["detector"]) if "detector" in data else None,
     )
 
 
@@ -135,10 +137,11 @@ class ReplaySource:
     frames, so ``--fps 10`` on a 30 fps cache processes source frames 0, 3, 6 ...
     """
 
-    def __init__(self, scene: SceneDir, cfg: Config, fps: float | None = None) -> None:
+    def __init__(self, scene: SceneDir, cfg: Config, fps: float | None = None, perception: str | None = None) -> None:
         self.scene = scene
-        self.cfg = cfg
-        loaded = [(cam, load_perception(cam.perception_path, cam.camera_id)) for cam in scene.cameras]
+        loaded = [(cam, load_perception(cam.perception_file(perception), cam.camera_id)) for cam in scene.cameras]
+        self.detectors = sorted({p.detector for _, p in loaded if p.detector})
+        self.cfg = cfg = cfg.with_operating_points(self._operating_points())
         rates = {cam.camera_id: p.fps or DEFAULT_FPS for cam, p in loaded}
         if any(p.fps is None for _, p in loaded):
             log.info("%s: cached perception without a frame rate is taken as %g fps", scene.name, DEFAULT_FPS)
@@ -168,6 +171,19 @@ class ReplaySource:
                 scene.path, f"cameras have embeddings of different sizes {sorted(dims)}", field="embedding"
             )
         self.dim = dims.pop() if dims else 1
+
+    def _operating_points(self):
+        """The score thresholds of the detector that made the cached detections (the reference's for the
+        simulator's perception and for ground-truth boxes)."""
+        from mcpt.config import REFERENCE_OPERATING_POINTS
+
+        if len(self.detectors) != 1 or self.detectors[0] == "ground truth":
+            return REFERENCE_OPERATING_POINTS
+        from mcpt.models.manifest import load_manifest
+
+        manifest = load_manifest()
+        spec = manifest.models.get(self.detectors[0])
+        return spec.operating_points if spec is not None and spec.operating_points else REFERENCE_OPERATING_POINTS
 
     def __iter__(self) -> Iterator[ObservationBatch]:
         name = self.scene.name

@@ -58,21 +58,28 @@ def configure(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--eval", action="store_true", help="score against ground_truth.txt when present")
     p.add_argument(
+        "--perception",
+        metavar="NAME",
+        help="replay camera_XXXX/perception_NAME.npz (recorded by `mcpt perceive`) instead of perception.npz",
+    )
+    p.add_argument(
         "--fps",
         type=positive_float,
         help="processing rate (default: the slowest camera's); rows keep their source frame numbers",
     )
 
 
-def track_scene(scene, out: Path, cfg, baseline: bool = False, progress: bool = True, fps: float | None = None):
+def track_scene(
+    scene, out: Path, cfg, baseline: bool = False, progress: bool = True, fps: float | None = None, perception=None
+):
     from mcpt.association.baseline import WorldDistanceBaseline
     from mcpt.association.core import Associator
     from mcpt.backends.replay import ReplaySource
     from mcpt.loop import run_association
 
     cfg = cfg.for_scene(scene.name)
-    source = ReplaySource(scene, cfg, fps=fps)
-    assoc = WorldDistanceBaseline(fps=source.fps) if baseline else Associator(cfg.association, fps=source.fps)
+    source = ReplaySource(scene, cfg, fps=fps, perception=perception)
+    assoc = WorldDistanceBaseline(fps=source.fps) if baseline else Associator(source.cfg.association, fps=source.fps)
     return run_association(
         source, assoc, out, scene.name, total=source.num_steps, progress=progress, source_stage="track"
     )
@@ -89,7 +96,15 @@ def main(args: argparse.Namespace) -> int:
     summaries = []
     for scene in scenes:
         target = out if single else out / f"{scene.name}.txt"
-        s = track_scene(scene, target, cfg, baseline=args.baseline, progress=not args.quiet, fps=args.fps)
+        s = track_scene(
+            scene,
+            target,
+            cfg,
+            baseline=args.baseline,
+            progress=not args.quiet,
+            fps=args.fps,
+            perception=args.perception,
+        )
         summaries.append(s)
         log.info("%s: %d steps, %d ids -> %s", scene.name, s.steps, s.identities, target)
     print(run_table(summaries))

@@ -7,12 +7,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mcpt.evaluation.protocols import Aic24, MeanPositions, summarize_hota
-from mcpt.evaluation.trackeval_bridge import group_by_frame, sequence_data, trackeval_metrics
+from mcpt.evaluation.trackeval_bridge import group_by_frame, sequence_data, trackeval_classes
 from mcpt.geometry import iou_xywh
 from mcpt.scene.results import Rows
 
 ID_FIELDS = ("IDF1", "IDR", "IDP")
-IDENTITY_CONFIG = {"THRESHOLD": 0.5, "PRINT_CONFIG": False}  # IoU for an IDF1 match, as in MOTChallenge
+CLEAR_FIELDS = ("CLR_Re", "CLR_Pr", "IDSW", "MOTA")  # box recall and precision at IoU 0.5, id switches
+IDENTITY_CONFIG = {"THRESHOLD": 0.5, "PRINT_CONFIG": False}  # IoU for an IDF1 / CLEAR match, as in MOTChallenge
 
 
 def _frames(*frame_arrays: np.ndarray) -> np.ndarray:
@@ -41,6 +42,14 @@ def summarize_identity(res: dict) -> dict[str, float]:
     return {k: float(res[k]) for k in ID_FIELDS}
 
 
+def summarize_boxes(r: dict) -> dict[str, float]:
+    return {
+        **summarize_hota(r["hota"]),
+        **summarize_identity(r["identity"]),
+        **{k: float(r["clear"][k]) for k in CLEAR_FIELDS},
+    }
+
+
 @dataclass
 class SceneReport:
     name: str
@@ -52,15 +61,9 @@ class SceneReport:
     def summary(self) -> dict:
         out: dict = {**summarize_hota(self.world), **self.counts}
         if self.cameras:
-            out["cameras"] = {
-                str(c): {**summarize_hota(r["hota"]), **summarize_identity(r["identity"])}
-                for c, r in sorted(self.cameras.items())
-            }
+            out["cameras"] = {str(c): summarize_boxes(r) for c, r in sorted(self.cameras.items())}
         if self.all_cameras:
-            out["boxes"] = {
-                **summarize_hota(self.all_cameras["hota"]),
-                **summarize_identity(self.all_cameras["identity"]),
-            }
+            out["boxes"] = summarize_boxes(self.all_cameras)
         return out
 
 
@@ -72,7 +75,7 @@ def evaluate_scene(
     ``gt`` and ``pred`` hold the scene's cameras only; ``protocol`` defaults to the official AIC24 one.
     """
     protocol = protocol or Aic24()
-    hota_cls, identity_cls = trackeval_metrics()
+    hota_cls, identity_cls, clear_cls = trackeval_classes()
     world = hota_cls().eval_sequence(protocol.sequence(gt, pred))
     counts = {
         "gt_ids": len(np.unique(gt.obj)),
@@ -87,6 +90,7 @@ def evaluate_scene(
             return {
                 "hota": hota_cls().eval_sequence(data),
                 "identity": identity_cls(IDENTITY_CONFIG).eval_sequence(data),
+                "clear": clear_cls(IDENTITY_CONFIG).eval_sequence(data),
             }
 
         for cam in np.unique(np.concatenate([gt.camera, pred.camera])).tolist():
@@ -98,7 +102,7 @@ def evaluate_scene(
 def combine(reports: list[SceneReport], protocol: Aic24 | MeanPositions | None = None) -> dict:
     """The summary over scenes, as the protocol combines them (official: unweighted mean of scenes)."""
     protocol = protocol or Aic24()
-    hota_cls, identity_cls = trackeval_metrics()
+    hota_cls, identity_cls, clear_cls = trackeval_classes()
     out: dict = protocol.combine({r.name: r.world for r in reports})
     for k in ("gt_ids", "pred_ids", "gt_rows", "pred_rows"):
         out[k] = int(sum(r.counts[k] for r in reports))
@@ -106,5 +110,6 @@ def combine(reports: list[SceneReport], protocol: Aic24 | MeanPositions | None =
     if seqs:
         box_hota = hota_cls().combine_sequences({k: v["hota"] for k, v in seqs.items()})
         box_id = identity_cls(IDENTITY_CONFIG).combine_sequences({k: v["identity"] for k, v in seqs.items()})
-        out["boxes"] = {**summarize_hota(box_hota), **summarize_identity(box_id)}
+        box_clear = clear_cls(IDENTITY_CONFIG).combine_sequences({k: v["clear"] for k, v in seqs.items()})
+        out["boxes"] = summarize_boxes({"hota": box_hota, "identity": box_id, "clear": box_clear})
     return out

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mcpt.evaluation.trackeval_bridge import group_by_frame, sequence_data, trackeval_metrics
+from mcpt.evaluation.trackeval_bridge import group_by_frame, sequence_data, trackeval_classes
 from mcpt.scene.results import Rows
 
 HOTA_FIELDS = ("HOTA", "DetA", "AssA", "LocA", "DetRe", "DetPr", "AssRe", "AssPr")
@@ -99,7 +99,7 @@ class MeanPositions:
 
     def combine(self, results: dict[str, dict]) -> dict[str, float]:
         """As TrackEval combines sequences: counts summed over scenes (detection-weighted)."""
-        hota_cls, _ = trackeval_metrics()
+        hota_cls = trackeval_classes()[0]
         return summarize_hota(hota_cls().combine_sequences(results))
 
 

@@ -245,7 +245,7 @@ def report_tables(reports: list[SceneReport], combined: dict, boxes: bool, proto
     if protocol.name == "aic24":
         out += "\n\nAIC24 headline: " + ", ".join(f"{k} {100 * combined[k]:.4f}%" for k in HEADLINE_FIELDS)
     if boxes:
-        bh = ["scene", "camera", "HOTA", "DetA", "AssA", "IDF1", "IDR", "IDP"]
+        bh = ["scene", "camera", "HOTA", "DetA", "AssA", "IDF1", "IDR", "IDP", "CLR_Re", "CLR_Pr", "IDSW", "MOTA"]
         brows = []
         for r in reports:
             s = r.summary()
@@ -256,8 +256,9 @@ def report_tables(reports: list[SceneReport], combined: dict, boxes: bool, proto
         if len(reports) > 1 and "boxes" in combined:
             brows.append(["combined", "all", *(combined["boxes"][k] for k in bh[2:])])
         out += (
-            "\n\nBox HOTA / IDF1 with global ids (IoU); 'all' = every camera under one id mapping, "
-            "so cross-camera id errors count\n" + format_table(bh, brows)
+            "\n\nBox HOTA / IDF1 / CLEAR with global ids (IoU; CLR_Re, CLR_Pr = box recall and precision at "
+            "IoU 0.5); 'all' = every camera under one id mapping, so cross-camera id errors count\n"
+            + format_table(bh, brows)
         )
     return out
 

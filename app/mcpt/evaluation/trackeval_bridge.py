@@ -16,16 +16,16 @@ import numpy as np
 from mcpt.errors import InputError
 
 
-def trackeval_metrics():
-    """Import TrackEval's metric classes quietly (its package prints notes about optional datasets)."""
+def trackeval_classes():
+    """TrackEval's HOTA, Identity and CLEAR classes, imported quietly (it prints notes about optional datasets)."""
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            from trackeval.metrics import HOTA, Identity
+            from trackeval.metrics import CLEAR, HOTA, Identity
     except ImportError:
         raise InputError(
             None, "TrackEval is not installed; run `make install` or `pip install --no-deps trackeval==1.3.0`"
         ) from None
-    return HOTA, Identity
+    return HOTA, Identity, CLEAR
 
 
 @dataclass

@@ -6,9 +6,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mcpt.config import OperatingPoints
 from mcpt.errors import InputError
 
 ROLES = ("detector", "reid")
+OPERATING_POINT_KEYS = ("track_high", "track_low", "new_track", "cluster_min_score")
 
 
 def repo_root() -> Path:
@@ -39,6 +41,7 @@ class ModelSpec:
     class_names: tuple[str, ...] = ()
     embedding_dim: int | None = None
     output: dict = field(default_factory=dict)
+    operating_points: OperatingPoints | None = None  # detectors: score thresholds that fit the model
 
     @property
     def source_path(self) -> Path | None:
@@ -78,6 +81,33 @@ def _req(d: dict, key: str, source: Path, name: str, kind: type = str):
     return v
 
 
+def _operating_points(d, source: Path, name: str) -> OperatingPoints | None:
+    if d is None:
+        return None
+    where = f"models.{name}.operating_points"
+    if not isinstance(d, dict) or set(d) - set(OPERATING_POINT_KEYS) or set(OPERATING_POINT_KEYS) - set(d):
+        raise InputError(source, f"expected the keys {', '.join(OPERATING_POINT_KEYS)}", field=where)
+    for k, v in d.items():
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
+            raise InputError(source, f"expected a score between 0 and 1, got {v!r}", field=f"{where}.{k}")
+    return OperatingPoints(**{k: float(v) for k, v in d.items()})
+
+
+def detector_operating_points(manifest: Manifest, onnx: str | Path | None = None) -> tuple[OperatingPoints, str]:
+    """The operating points of the detector in use (the manifest's default, or the entry whose ONNX file
+    ``onnx`` is), and where they come from; the reference's where the manifest has none for it."""
+    from mcpt.config import REFERENCE_OPERATING_POINTS
+
+    spec = manifest.detector
+    if onnx is not None:
+        path = Path(onnx).resolve()
+        spec = next((m for m in manifest.models.values() if m.role == "detector" and m.onnx.resolve() == path), None)
+    if spec is None or spec.operating_points is None:
+        name = spec.name if spec is not None else str(onnx)
+        return REFERENCE_OPERATING_POINTS, f"the reference's (no operating points for {name}; mcpt calibrate-detector)"
+    return spec.operating_points, f"models.yaml {spec.name}"
+
+
 def load_manifest(path: str | Path | None = None) -> Manifest:
     import yaml
 
@@ -113,6 +143,7 @@ def load_manifest(path: str | Path | None = None) -> Manifest:
             class_names=tuple(d.get("class_names") or ()),
             embedding_dim=d.get("embedding_dim"),
             output=d.get("output") or {},
+            operating_points=_operating_points(d.get("operating_points"), path, name),
         )
     for key in ("detector", "reid"):
         if data.get(key) not in models:

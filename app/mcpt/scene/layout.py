@@ -41,6 +41,10 @@ class CameraDir:
     def perception_path(self) -> Path:
         return self.path / PERCEPTION_NAME
 
+    def perception_file(self, name: str | None = None) -> Path:
+        """Cached perception: ``perception.npz`` (the simulator's) or ``perception_<name>.npz`` (mcpt perceive)."""
+        return self.path / (f"perception_{name}.npz" if name else PERCEPTION_NAME)
+
     def calibration(self, image_size: tuple[int, int] | None = None) -> Calibration:
         return load_calibration(self.calibration_path, self.camera_id, image_size=image_size)
 

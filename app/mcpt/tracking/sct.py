@@ -15,7 +15,7 @@ from enum import IntEnum
 
 import numpy as np
 
-from mcpt.config import SCTConfig
+from mcpt.config import SCTConfig, sct_thresholds_resolved
 from mcpt.geometry import iou_xywh
 from mcpt.matching import cosine_half_distance, linear_assignment, unit_rows
 from mcpt.timebase import DEFAULT_FPS, to_steps
@@ -54,7 +54,7 @@ class SingleCameraTracker:
         use_appearance: bool = True,
         fps: float = DEFAULT_FPS,
     ):
-        self.cfg = cfg
+        self.cfg = cfg = sct_thresholds_resolved(cfg)
         self.max_lost_steps = to_steps(cfg.max_time_lost_s, fps)
         self.diag = float(np.hypot(*image_size))
         self.use_appearance = use_appearance

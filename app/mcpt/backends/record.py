@@ -1,0 +1,163 @@
+"""Record real perception into the replay format: each camera's video through the detector and ReID.
+
+``mcpt perceive SCENE --name NAME`` writes ``camera_XXXX/perception_NAME.npz`` (what the replay
+backend reads with ``mcpt track --perception NAME``): every detection above a low score with its
+embedding, the detector's and ReID model's names (so the replay takes the detector's score
+thresholds), and, where the scene has ground truth, the identity each detection matches. Replaying
+it tries any association or threshold setting in seconds instead of re-running the models; with
+``boxes="gt"`` the ground-truth boxes stand in for the detector (embedded by the same ReID model),
+which separates detection errors from association errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from mcpt.errors import InputError
+from mcpt.geometry import iou_xywh
+from mcpt.scene.layout import SceneDir
+from mcpt.scene.results import Rows, read_rows
+
+log = logging.getLogger(__name__)
+GT_SCORE = 0.99  # the score of a ground-truth box standing in for a detection
+
+
+@dataclass
+class CameraRecord:
+    camera_id: int
+    frames: int
+    detections: int
+    path: Path
+
+
+def match_ids(gt_boxes: np.ndarray, gt_ids: np.ndarray, boxes: np.ndarray, min_iou: float = 0.5) -> np.ndarray:
+    """Per box, the id of the ground-truth box it overlaps best one-to-one (IoU >= min_iou), else -1."""
+    out = np.full(len(boxes), -1, np.int64)
+    if len(gt_boxes) and len(boxes):
+        iou = iou_xywh(boxes, gt_boxes)
+        r, c = linear_sum_assignment(-iou)
+        ok = iou[r, c] >= min_iou
+        out[r[ok]] = gt_ids[c[ok]]
+    return out
+
+
+def record_camera(
+    video: Path,
+    out: Path,
+    camera_id: int,
+    detector,
+    reid,
+    detector_name: str,
+    reid_name: str,
+    gt: Rows | None,
+    boxes: str = "detector",
+    batch: int = 4,
+    progress=None,
+) -> CameraRecord:
+    cap = cv2.VideoCapture(str(video))
+    if not cap.isOpened():
+        raise InputError(video, "cannot open this video")
+    fps = cap.get(cv2.CAP_PROP_FPS) or None
+    acc = {"frame_id": [], "bbox": [], "score": [], "embedding": [], "gt_id": []}
+    size = None
+    frame_no = 0
+    done = False
+    while not done:
+        frames = []
+        while len(frames) < batch:
+            ok, img = cap.read()
+            if not ok:
+                done = True
+                break
+            frames.append(img)
+        if not frames:
+            break
+        size = (frames[0].shape[1], frames[0].shape[0])
+        if boxes == "gt":
+            dets = []
+            for k in range(len(frames)):
+                g = gt.select((gt.camera == camera_id) & (gt.frame == frame_no + k)) if gt is not None else Rows.empty()
+                dets.append(np.concatenate([g.box, np.full((len(g), 1), GT_SCORE)], axis=1))
+        else:
+            dets = detector(frames)
+        for k, (img, d) in enumerate(zip(frames, dets, strict=True)):
+            f = frame_no + k
+            emb = reid.embed(reid.crops(img, d[:, :4]))
+            if gt is not None:
+                g = gt.select((gt.camera == camera_id) & (gt.frame == f))
+                ids = match_ids(g.box, g.obj, d[:, :4])
+            else:
+                ids = np.full(len(d), -1, np.int64)
+            acc["frame_id"].append(np.full(len(d), f, np.int32))
+            acc["bbox"].append(d[:, :4].astype(np.float32))
+            acc["score"].append(d[:, 4].astype(np.float32))
+            acc["embedding"].append(emb.astype(np.float32))
+            acc["gt_id"].append(ids.astype(np.int32))
+        frame_no += len(frames)
+        if progress is not None:
+            progress.update(len(frames))
+    cap.release()
+    if frame_no == 0:
+        raise InputError(video, "no frame could be decoded")
+    dim = reid.dim or 1
+    tmp = out.with_name(out.name + ".partial.npz")
+    np.savez_compressed(
+        tmp,
+        frame_id=np.concatenate(acc["frame_id"]),
+        bbox=np.concatenate(acc["bbox"]).reshape(-1, 4),
+        score=np.concatenate(acc["score"]),
+        embedding=np.concatenate(acc["embedding"]).reshape(-1, dim),
+        gt_id=np.concatenate(acc["gt_id"]),
+        num_frames=np.int32(frame_no),
+        fps=np.float32(fps or 0),
+        image_size=np.array(size, np.int32),
+        detector=np.array("ground truth" if boxes == "gt" else detector_name),
+        reid=np.array(reid_name),
+    )
+    os.replace(tmp, out)
+    return CameraRecord(camera_id, frame_no, sum(len(a) for a in acc["score"]), out)
+
+
+def record_scene(
+    scene: SceneDir,
+    name: str,
+    detector,
+    reid,
+    detector_name: str,
+    reid_name: str,
+    boxes: str = "detector",
+    progress=True,
+) -> list[CameraRecord]:
+    from tqdm import tqdm
+
+    gt = read_rows(scene.ground_truth) if scene.ground_truth is not None else None
+    if boxes == "gt" and gt is None:
+        raise InputError(scene.path, "--boxes gt needs the scene's ground_truth.txt")
+    records = []
+    for cam in scene.cameras:
+        if cam.video is None:
+            raise InputError(cam.path, "no video to perceive (video.mp4)")
+        n = int(cv2.VideoCapture(str(cam.video)).get(cv2.CAP_PROP_FRAME_COUNT) or 0) or None
+        with tqdm(total=n, desc=f"{scene.name}/{cam.name}", unit="frame", disable=not progress, leave=False) as bar:
+            records.append(
+                record_camera(
+                    cam.video,
+                    cam.perception_file(name),
+                    cam.camera_id,
+                    detector,
+                    reid,
+                    detector_name,
+                    reid_name,
+                    gt,
+                    boxes,
+                    progress=bar,
+                )
+            )
+    return records
