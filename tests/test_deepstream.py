@@ -270,6 +270,24 @@ def test_ds_config_for_1_4_16_cameras_is_consistent(tmp_path, n):
     assert reid["inferDims"] == [3, manifest.reid.height, manifest.reid.width]
 
 
+def test_ds_config_takes_the_detectors_operating_points(tmp_path):
+    """nvinfer's pre-cluster-threshold and NvDCF's minDetectorConfidence are the detector's track_low, as on CPU."""
+    import shutil
+
+    from mcpt.config import OperatingPoints
+    from mcpt.models.calibrate import write_operating_points
+
+    path = tmp_path / "models.yaml"
+    shutil.copy(load_manifest().path, path)
+    write_operating_points(path, "person-yolov8", OperatingPoints(0.25, 0.07, 0.4, 0.25), "test")
+    g = generate("s", [SourceSpec(1, "/v/a.mp4")], load_manifest(path), tmp_path / "ds", DsOptions())
+    assert parse(g.pgie)["class-attrs-all"]["pre-cluster-threshold"] == "0.07"
+    tracker = yaml.safe_load((tmp_path / "ds" / "config_tracker.yml").read_text().split("\n", 1)[1])
+    assert tracker["BaseConfig"]["minDetectorConfidence"] == 0.07
+    g = generate("s", [SourceSpec(1, "/v/a.mp4")], load_manifest(path), tmp_path / "ds2", DsOptions(conf=0.2))
+    assert parse(g.pgie)["class-attrs-all"]["pre-cluster-threshold"] == "0.2"
+
+
 def test_ds_config_rtsp_sources_msgbroker_and_int8(tmp_path):
     manifest = load_manifest()
     sources = [SourceSpec(1, "rtsp://10.0.0.1:8554/a"), SourceSpec(2, "rtsp://10.0.0.2:8554/b")]

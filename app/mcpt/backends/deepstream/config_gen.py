@@ -15,7 +15,7 @@ from string import Template
 from mcpt.backends.deepstream.pipeline import SourceSpec
 from mcpt.errors import InputError
 from mcpt.models.engine_names import NETWORK_MODE, engine_path
-from mcpt.models.manifest import Manifest, repo_root
+from mcpt.models.manifest import Manifest, detector_operating_points, repo_root
 from mcpt.timebase import DEFAULT_FPS
 
 PARSER_LIB = "plugins/nvdsinfer_custom_impl_mcpt/libnvdsinfer_custom_impl_mcpt.so"
@@ -52,7 +52,8 @@ class DsOptions:
     msgbroker_lib: str = KAFKA_LIB
     topic: str = "mcpt"
     fps: float = DEFAULT_FPS  # processing rate (the videos' own for a scene folder)
-    conf: float = 0.1
+    conf: float | None = None  # nvinfer pre-cluster-threshold and NvDCF minDetectorConfidence (None: track_low of
+    # the detector's operating points in models.yaml, as the CPU backend uses)
     nms_iou: float = 0.45
     latency_ms: int = 200
     reconnect_s: int = 5
@@ -134,6 +135,7 @@ def generate(
     det_engine = engine_path(det.onnx, n, opts.gpu_id, opts.precision)
     reid_engine = engine_path(reid.onnx, opts.reid_batch, opts.gpu_id, opts.precision)
     mode = NETWORK_MODE[opts.precision]
+    conf = opts.conf if opts.conf is not None else detector_operating_points(manifest)[0].track_low
     int8 = f"int8-calib-file={det.onnx.with_suffix('.int8.cache')}\n" if opts.precision == "int8" else ""
 
     pgie = out / "config_infer_primary.txt"
@@ -149,7 +151,7 @@ def generate(
             width=det.width,
             parser_lib=repo_root() / PARSER_LIB,
             int8_calib=int8,
-            conf=opts.conf,
+            conf=conf,
             nms_iou=opts.nms_iou,
         )
     )
@@ -167,7 +169,11 @@ def generate(
         )
     )
     tracker = out / "config_tracker.yml"
-    tracker.write_text(render("config_tracker_NvDCF.yml.in", reid=tracker_reid_section(manifest, opts, reid_engine)))
+    tracker.write_text(
+        render(
+            "config_tracker_NvDCF.yml.in", reid=tracker_reid_section(manifest, opts, reid_engine), min_confidence=conf
+        )
+    )
 
     parts = []
     for i, s in enumerate(sources):
