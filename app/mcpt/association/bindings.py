@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mcpt.association.store import ClusterState, ClusterStore
+from mcpt.association.store import FREE, LOST, ClusterStore
 
 
 class LocalTrackBindings:
@@ -34,9 +34,9 @@ class LocalTrackBindings:
             if b is None:
                 continue
             slot, cid, _ = b
-            if store.cid[slot] != cid or store.state[slot] == ClusterState.FREE:
+            if store.cid[slot] != cid or store.state[slot] == FREE:
                 continue
-            if store.state[slot] == ClusterState.LOST and t - store.last[slot] > pool_steps:
+            if store.state[slot] == LOST and t - store.last[slot] > pool_steps:
                 continue
             out[i] = slot
         return out

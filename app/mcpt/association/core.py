@@ -34,7 +34,7 @@ from mcpt.association.grouping import group_observations
 from mcpt.association.kalman import PointKalman
 from mcpt.association.refine import refine
 from mcpt.association.steps import StepCounts
-from mcpt.association.store import ClusterState, ClusterStore
+from mcpt.association.store import LOST, TENTATIVE, TRACKED, ClusterStore
 from mcpt.config import AssociationConfig, thresholds_resolved
 from mcpt.matching import linear_assignment
 from mcpt.observation import ObservationBatch
@@ -185,8 +185,8 @@ class Associator:
     def _match_active(self, inp: StepInput, a: Assignment) -> None:
         """Observations -> active clusters (tracked, or lost only briefly), camera by camera."""
         s, tc, cfg, t = self.store, self.cfg.tracker, self.cfg, inp.t
-        recent = s.slots_in(ClusterState.LOST)
-        active = np.concatenate([s.slots_in(ClusterState.TRACKED), recent[t - s.last[recent] <= self.steps.id_pool]])
+        recent = s.slots_in(LOST)
+        active = np.concatenate([s.slots_in(TRACKED), recent[t - s.last[recent] <= self.steps.id_pool]])
         every = self.steps.appearance_only_period
         appearance_only = every > 0 and t % every == 0 and cfg.use_appearance
         gate, weight = (tc.bind_gate_m, 0.0) if appearance_only else (tc.euc_thresh, tc.distance_weight)
@@ -203,7 +203,7 @@ class Associator:
     def _match_lost(self, inp: StepInput, a: Assignment) -> None:
         """-> lost clusters, on appearance, where the time lost allows the distance."""
         s, tc = self.store, self.cfg.tracker
-        lost = s.slots_in(ClusterState.LOST)
+        lost = s.slots_in(LOST)
         lost = lost[inp.t - s.last[lost] > self.steps.id_pool]
         if self.cfg.use_appearance and tc.lost_emb_thresh > 0:
             self._assign_per_camera(
@@ -220,7 +220,7 @@ class Associator:
         tc = self.cfg.tracker
         self._assign_per_camera(
             a.open_rows(inp.quality),
-            self.store.slots_in(ClusterState.TENTATIVE),
+            self.store.slots_in(TENTATIVE),
             inp.cams,
             a.slot,
             lambda r, sl: self._sparse_cost(inp, r, sl, tc.emb_thresh, tc.euc_thresh, tc.distance_weight),
@@ -256,7 +256,7 @@ class Associator:
     def _attach_unfit(self, inp: StepInput, a: Assignment) -> None:
         """Observations unfit for clustering -> the nearest live identity by position."""
         if self.cfg.use_world:
-            live = self.store.slots_in(ClusterState.TRACKED, ClusterState.TENTATIVE)
+            live = self.store.slots_in(TRACKED, TENTATIVE)
             self._assign_per_camera(
                 a.open_rows(inp.has_world), live, inp.cams, a.slot, lambda r, sl: self._distance_cost(inp.world[r], sl)
             )
@@ -281,7 +281,7 @@ class Associator:
             self._add_bank_features(inp, rows, group, slots_seen)
         has = np.isfinite(meas[:, 0])
         # a cluster back from lost restarts its motion model where it is seen now
-        restart = has & (s.state[slots_seen] == ClusterState.LOST)
+        restart = has & (s.state[slots_seen] == LOST)
         if restart.any():
             sl = slots_seen[restart]
             s.mean[sl], s.cov[sl] = self.kf.initiate(meas[restart])
@@ -293,13 +293,11 @@ class Associator:
         s.hits[slots_seen] += 1
         s.misses[slots_seen] = 0
         s.last[slots_seen] = t
-        s.state[slots_seen[s.state[slots_seen] == ClusterState.LOST]] = ClusterState.TRACKED
-        self._confirm(
-            slots_seen[(s.state[slots_seen] == ClusterState.TENTATIVE) & (s.hits[slots_seen] >= self.steps.confirm)]
-        )
-        unseen = np.setdiff1d(s.slots_in(ClusterState.TENTATIVE, ClusterState.TRACKED), slots_seen)
-        s.state[unseen[s.state[unseen] == ClusterState.TRACKED]] = ClusterState.LOST
-        tent = unseen[s.state[unseen] == ClusterState.TENTATIVE]
+        s.state[slots_seen[s.state[slots_seen] == LOST]] = TRACKED
+        self._confirm(slots_seen[(s.state[slots_seen] == TENTATIVE) & (s.hits[slots_seen] >= self.steps.confirm)])
+        unseen = np.setdiff1d(s.slots_in(TENTATIVE, TRACKED), slots_seen)
+        s.state[unseen[s.state[unseen] == TRACKED]] = LOST
+        tent = unseen[s.state[unseen] == TENTATIVE]
         s.misses[tent] += 1
         s.free(tent[s.misses[tent] > self.steps.tentative_ttl])
         s.record_seen(t, assign[ok], self._camera_bits(inp.cams[ok]))
@@ -316,7 +314,7 @@ class Associator:
         self.stats.relinks += counts.relinks
         # a re-linked or merged young cluster may have made its new owner confirmable
         s = self.store
-        tent = s.slots_in(ClusterState.TENTATIVE)
+        tent = s.slots_in(TENTATIVE)
         self._confirm(tent[s.hits[tent] >= self.steps.confirm])
 
     def _output(self, inp: StepInput, a: Assignment) -> StepResult:
@@ -347,7 +345,7 @@ class Associator:
 
     def _predict(self, t: int) -> None:
         s = self.store
-        live = s.slots_in(ClusterState.TENTATIVE, ClusterState.TRACKED)
+        live = s.slots_in(TENTATIVE, TRACKED)
         steps = t - s.pred_frame[live]
         s.mean[live], s.cov[live] = self.kf.predict(s.mean[live], s.cov[live], steps)
         s.pred_frame[live] = t
@@ -458,7 +456,7 @@ class Associator:
     def _confirm(self, slots: np.ndarray) -> None:
         s = self.store
         for slot in np.sort(slots).tolist():
-            s.state[slot] = ClusterState.TRACKED
+            s.state[slot] = TRACKED
             if s.out_id[slot] < 0:
                 s.out_id[slot] = self.next_out_id
                 self.next_out_id += 1
@@ -466,11 +464,11 @@ class Associator:
 
     def _expire(self, t: int) -> None:
         s, tc = self.store, self.cfg.tracker
-        lost = s.slots_in(ClusterState.LOST)
+        lost = s.slots_in(LOST)
         if not len(lost):
             return
         s.free(lost[t - s.last[lost] > self.steps.lost_ttl])
-        lost = s.slots_in(ClusterState.LOST)
+        lost = s.slots_in(LOST)
         if len(lost) > tc.max_lost:
             oldest = lost[np.lexsort((s.cid[lost], s.last[lost]))][: len(lost) - tc.max_lost]
             s.free(oldest)

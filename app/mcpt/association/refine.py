@@ -21,7 +21,7 @@ from scipy.cluster.hierarchy import fcluster, linkage
 
 from mcpt.association.bindings import LocalTrackBindings
 from mcpt.association.steps import StepCounts
-from mcpt.association.store import ClusterState, ClusterStore
+from mcpt.association.store import LOST, TENTATIVE, TRACKED, ClusterStore
 from mcpt.config import AssociationConfig
 
 
@@ -55,7 +55,7 @@ def split(
     """Split mixed clusters; returns how many."""
     rc = cfg.refine
     done = 0
-    for slot in s.slots_in(ClusterState.TENTATIVE, ClusterState.TRACKED, ClusterState.LOST).tolist():
+    for slot in s.slots_in(TENTATIVE, TRACKED, LOST).tolist():
         if not s.dirty[slot] or s.bank_n[slot] < 2:
             continue
         s.dirty[slot] = False
@@ -95,7 +95,7 @@ def merge(
 ) -> int:
     """Merge confirmed clusters of one person (the younger joins the older); returns how many."""
     rc = cfg.refine
-    conf = s.slots_in(ClusterState.TRACKED)
+    conf = s.slots_in(TRACKED)
     conf = conf[s.out_id[conf] >= 0]
     if len(conf) < 2:
         return 0
@@ -139,9 +139,9 @@ def relink(
 ) -> int:
     """Hand young clusters to the older lost identities they continue; returns how many."""
     rc, tc = cfg.refine, cfg.tracker
-    young = s.slots_in(ClusterState.TRACKED, ClusterState.TENTATIVE)
+    young = s.slots_in(TRACKED, TENTATIVE)
     young = young[(t - s.start[young]) < steps.established]
-    lost = s.slots_in(ClusterState.LOST)
+    lost = s.slots_in(LOST)
     lost = lost[s.out_id[lost] >= 0]
     if not len(young) or not len(lost):
         return 0
@@ -168,7 +168,7 @@ def relink(
         if y in done_y or lo in done_l:
             continue
         s.mean[lo], s.cov[lo], s.pred_frame[lo] = s.mean[y], s.cov[y], s.pred_frame[y]
-        s.state[lo] = ClusterState.TRACKED
+        s.state[lo] = TRACKED
         s.last[lo] = s.last[y]
         _absorb(s, bindings, cfg, lo, y, assign)
         done_y.add(y)

@@ -22,6 +22,11 @@ class ClusterState(IntEnum):
     LOST = 3  # not seen at the latest step, kept for re-linking
 
 
+# The states as plain ints for the array code: numpy compares an array with an IntEnum member about
+# five times slower than with an int, and the association core compares states dozens of times a step.
+FREE, TENTATIVE, TRACKED, LOST = (int(state) for state in ClusterState)
+
+
 class ClusterStore:
     def __init__(self, bank_size: int, anchors: int, dim: int, seen_window: int = 16, capacity: int = 64) -> None:
         self.bank_size = bank_size
@@ -41,7 +46,7 @@ class ClusterStore:
 
         grow("cid", (), np.int64, -1)
         grow("out_id", (), np.int64, -1)
-        grow("state", (), np.int8, ClusterState.FREE)
+        grow("state", (), np.int8, FREE)
         grow("hits", (), np.int64)
         grow("misses", (), np.int64)
         grow("start", (), np.int64)
@@ -62,15 +67,15 @@ class ClusterStore:
 
     # -- slots ---------------------------------------------------------------------------------
     def new(self, n: int, frame: int) -> np.ndarray:
-        free = np.flatnonzero(self.state == ClusterState.FREE)
+        free = np.flatnonzero(self.state == FREE)
         if len(free) < n:
             self._alloc(max(2 * self.capacity, self.capacity + n))
-            free = np.flatnonzero(self.state == ClusterState.FREE)
+            free = np.flatnonzero(self.state == FREE)
         slots = free[:n]
         self.cid[slots] = np.arange(self.next_cid, self.next_cid + n)
         self.next_cid += n
         self.out_id[slots] = -1
-        self.state[slots] = ClusterState.TENTATIVE
+        self.state[slots] = TENTATIVE
         self.hits[slots] = 0
         self.misses[slots] = 0
         self.start[slots] = frame
@@ -84,7 +89,7 @@ class ClusterStore:
         return slots
 
     def free(self, slots: np.ndarray) -> None:
-        self.state[slots] = ClusterState.FREE
+        self.state[slots] = FREE
         self.cid[slots] = -1
 
     def slots_in(self, *states: int) -> np.ndarray:

@@ -14,6 +14,16 @@ DESCRIPTION = (
 )
 
 
+def degree_range(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in text.split("-"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MIN-MAX degrees such as 50-70, got {text!r}") from None
+    if not 10 <= lo <= hi <= 150:
+        raise argparse.ArgumentTypeError(f"expected 10 <= MIN <= MAX <= 150, got {text!r}")
+    return lo, hi
+
+
 def configure(p: argparse.ArgumentParser) -> None:
     from mcpt.simulate.params import DIFFICULTIES
 
@@ -28,6 +38,13 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scene-id", type=positive_int, default=1, help="number of the first scene (default 1)")
     p.add_argument("--first-camera", type=positive_int, default=1, help="number of the first camera (global ids)")
     p.add_argument("--image-size", type=image_size, default=(1920, 1080), help="WIDTHxHEIGHT (default 1920x1080)")
+    p.add_argument(
+        "--hfov",
+        type=degree_range,
+        default=(55.0, 90.0),
+        metavar="MIN-MAX",
+        help="cameras' horizontal field of view, degrees (default 55-90; narrower = people appear taller)",
+    )
     p.add_argument("--embedding-dim", type=positive_int, default=128, help="ReID embedding size (default 128)")
     p.add_argument("--render", action="store_true", help="also write video.mp4 per camera")
     p.add_argument(
@@ -52,6 +69,7 @@ def main(args: argparse.Namespace) -> int:
             fps=args.fps,
             seed=args.seed + k,
             image_size=args.image_size,
+            hfov_range_deg=args.hfov,
             people_population=args.people,
             perception_embedding_dim=args.embedding_dim,
         )

@@ -30,6 +30,10 @@ class LocalTrackState(IntEnum):
     LOST = 2  # unmatched for at most ``max_time_lost_s``, then dropped
 
 
+# plain ints for the array code (numpy compares an array with an IntEnum member ~5x slower than with an int)
+TENTATIVE, TRACKED, LOST = (int(state) for state in LocalTrackState)
+
+
 def xywh_to_cxcywh(b: np.ndarray) -> np.ndarray:
     return np.column_stack([b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2, b[:, 2], b[:, 3]])
 
@@ -100,7 +104,7 @@ class SingleCameraTracker:
         if feats is not None and self.feat is not None:
             a = self.cfg.feature_ema
             self.feat[rows] = unit_rows(a * self.feat[rows] + (1 - a) * feats)
-        self.status[rows] = LocalTrackState.TRACKED
+        self.status[rows] = TRACKED
         self.last_step[rows] = step
 
     def _birth(self, boxes: np.ndarray, feats: np.ndarray, step: int, confirmed: bool) -> np.ndarray:
@@ -113,9 +117,7 @@ class SingleCameraTracker:
         self.cov = np.concatenate([self.cov, cov])
         self.feat = feats.copy() if self.feat is None else np.concatenate([self.feat, feats])
         self.last_box = np.concatenate([self.last_box, boxes])
-        self.status = np.concatenate(
-            [self.status, np.full(n, LocalTrackState.TRACKED if confirmed else LocalTrackState.TENTATIVE, np.int8)]
-        )
+        self.status = np.concatenate([self.status, np.full(n, TRACKED if confirmed else TENTATIVE, np.int8)])
         self.confirmed = np.concatenate([self.confirmed, np.full(n, confirmed)])
         self.last_step = np.concatenate([self.last_step, np.full(n, step, np.int64)])
         return ids
@@ -144,9 +146,7 @@ class SingleCameraTracker:
         self.mean, self.cov = self.kf.predict(self.mean, self.cov)
         high = np.flatnonzero(scores >= c.track_high_thresh)
         low = np.flatnonzero((scores >= c.track_low_thresh) & (scores < c.track_high_thresh))
-        pool = np.flatnonzero(
-            self.confirmed & ((self.status == LocalTrackState.TRACKED) | (self.status == LocalTrackState.LOST))
-        )
+        pool = np.flatnonzero(self.confirmed & ((self.status == TRACKED) | (self.status == LOST)))
         unconfirmed = np.flatnonzero(~self.confirmed)
         matched_rows: list[np.ndarray] = []
         matched_dets: list[np.ndarray] = []
@@ -160,7 +160,7 @@ class SingleCameraTracker:
 
         # 2. still-unmatched tracked tracks vs low-score boxes, on IoU with the predicted box
         left = pool[un_pool]
-        left = left[self.status[left] == LocalTrackState.TRACKED]
+        left = left[self.status[left] == TRACKED]
         if len(left) and len(low):
             iou = iou_xywh(cxcywh_to_xywh(self.mean[left, :4]), boxes[low])
             m2, un_left, _ = linear_assignment(1.0 - iou, c.second_match_thresh)
@@ -169,7 +169,7 @@ class SingleCameraTracker:
             matched_rows.append(rows)
             matched_dets.append(dets)
             left = left[un_left]
-        self.status[left] = LocalTrackState.LOST
+        self.status[left] = LOST
 
         # 3. unconfirmed tracks vs the remaining confident boxes
         rest = high[un_high]
@@ -193,7 +193,7 @@ class SingleCameraTracker:
         born = born[scores[born] >= c.new_track_thresh]
 
         # 5. deaths: lost too long, unconfirmed unmatched
-        dead |= (self.status == LocalTrackState.LOST) & (step - self.last_step > self.max_lost_steps)
+        dead |= (self.status == LOST) & (step - self.last_step > self.max_lost_steps)
         self._keep(~dead)
         if len(born):
             ids = self._birth(boxes[born], feats[born], step, confirmed=first_frame)
