@@ -225,8 +225,14 @@ def test_config_yaml_overrides_and_errors(tmp_path):
 
 
 def test_reference_defaults():
+    from mcpt.config import thresholds_resolved
+
     c = AssociationConfig()
-    assert (c.sct.track_high_thresh, c.sct.track_low_thresh, c.sct.new_track_thresh) == (0.6, 0.1, 0.7)
+    # score thresholds come from the detector in use; where none is known, the reference's
+    assert (c.sct.track_high_thresh, c.sct.new_track_thresh, c.clustering.min_score) == (None, None, None)
+    r = thresholds_resolved(c)
+    assert (r.sct.track_high_thresh, r.sct.track_low_thresh, r.sct.new_track_thresh) == (0.6, 0.1, 0.7)
+    assert r.clustering.min_score == 0.6
     assert (c.sct.proximity_weight, c.sct.appearance_weight) == (0.3, 0.7)
     assert (c.sct.proximity_thresh, c.sct.appearance_thresh, c.sct.match_thresh) == (0.1, 0.4, 0.8)
     assert (c.tracker.bank_size, c.tracker.lost_ttl_s) == (10, 600.0)
