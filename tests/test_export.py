@@ -297,6 +297,12 @@ def test_detector_export_scores_only_the_given_classes(tmp_path):
     best = raw[:, 4:][:, [3, 7]].max(dim=1)
     assert torch.allclose(pair[:, 4], best.values)
     assert set(pair[:, 5].unique().tolist()) <= {3.0, 7.0}
+    # "any": the chance that either class fires, 1 - (1 - p3)(1 - p7); never below the best one
+    with torch.no_grad():
+        either = DetectionsHead.build(model, (3, 7), "any")(x)[0]
+    p3, p7 = raw[:, 4 + 3], raw[:, 4 + 7]
+    assert torch.allclose(either[:, 4], 1 - (1 - p3) * (1 - p7), atol=1e-6)
+    assert (either[:, 4] >= best.values - 1e-6).all() and torch.equal(either[:, 5], pair[:, 5])
 
 
 @needs_yolo

@@ -129,6 +129,20 @@ def test_degenerate_calibration_disables_only_that_camera(demo_scene, default_mo
     assert res.summary.steps == 15
 
 
+def test_reid_crop_width_crops_the_middle_of_the_box(default_models):
+    from mcpt.models.reid import ReIDModel
+
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 255, (200, 300, 3), dtype=np.uint8)
+    m = default_models.reid
+    narrow = ReIDModel(m.onnx, m.width, m.height, crop_width=0.5)
+    whole = ReIDModel(m.onnx, m.width, m.height)
+    box = np.array([[100.0, 20, 80, 160]])
+    np.testing.assert_array_equal(narrow.crops(frame, box), whole.crops(frame, np.array([[120.0, 20, 40, 160]])))
+    with pytest.raises(InputError, match="reid.crop_width"):
+        ReIDModel(m.onnx, m.width, m.height, crop_width=0.1)
+
+
 def test_detector_with_unexpected_output_shape(tmp_path):
     import onnx
     from onnx import TensorProto, helper

@@ -63,16 +63,27 @@ def load_yolo(src: str | Path):
     return model, dict(names) if isinstance(names, dict) else dict(enumerate(names))
 
 
+PERSON_SCORES = ("max", "any")
+
+
 class DetectionsHead:
     """Wraps a YOLOv8 DetectionModel: raw [B, 4 + C, A] (cx, cy, w, h, class scores) -> [B, A, 6].
 
-    With ``classes``, the score is the best of those classes only (e.g. the person classes), so a
-    person whose box another class outscores is not lost; the class column is that class's index.
+    With ``classes``, the score is taken over those classes only (e.g. the person classes), so a
+    person whose box another class outscores is not lost; the class column is the best class's
+    index. ``person_score`` combines those classes' scores: ``max`` (the best one) or ``any``
+    (1 - prod(1 - p): the chance that any of them fires, YOLOv8's class scores being independent
+    sigmoids; for a detector whose classes split people in two, e.g. standing and fallen).
     """
 
     @staticmethod
-    def build(model, classes: tuple[int, ...] | None = None):
+    def build(model, classes: tuple[int, ...] | None = None, person_score: str = "max"):
         torch = require_torch()
+        if person_score not in PERSON_SCORES:
+            raise InputError(
+                None, f"expected one of {', '.join(PERSON_SCORES)}, got {person_score!r}", field="person_score"
+            )
+        any_of = person_score == "any"
 
         class Head(torch.nn.Module):
             def __init__(self, m):
@@ -88,6 +99,8 @@ class DetectionsHead:
                 if self.classes.numel():
                     cls = cls.index_select(2, self.classes)
                 score, label = cls.max(dim=2, keepdim=True)
+                if any_of:
+                    score = 1 - torch.prod(1 - cls, dim=2, keepdim=True)
                 if self.classes.numel():
                     label = self.classes[label]
                 return torch.cat([xy - wh / 2, xy + wh / 2, score, label.to(score.dtype)], dim=2)
@@ -105,7 +118,12 @@ class DetectorExportResult:
 
 
 def export_detector(
-    src: str | Path, out: str | Path, imgsz: int = 640, half: bool = False, classes: tuple[int, ...] | None = None
+    src: str | Path,
+    out: str | Path,
+    imgsz: int = 640,
+    half: bool = False,
+    classes: tuple[int, ...] | None = None,
+    person_score: str = "max",
 ) -> DetectorExportResult:
     torch = require_torch()
     if imgsz % 32:
@@ -113,7 +131,7 @@ def export_detector(
     model, names = load_yolo(src)
     if classes and (min(classes) < 0 or max(classes) >= len(names)):
         raise InputError(src, f"classes {list(classes)} outside the model's {len(names)} classes", field="--classes")
-    head = DetectionsHead.build(model, classes)
+    head = DetectionsHead.build(model, classes, person_score)
     dtype = torch.float16 if half else torch.float32
     if half:
         head = head.half()  # FP16 weights and tensors end to end (for TensorRT/GPU runtimes)

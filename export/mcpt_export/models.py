@@ -33,7 +33,9 @@ def export_one(spec: ModelSpec, src: Path) -> str:
     if spec.role == "detector":
         from mcpt_export.detector import export_detector
 
-        r = export_detector(src, spec.onnx, imgsz=spec.width, classes=spec.person_classes or None)
+        r = export_detector(
+            src, spec.onnx, imgsz=spec.width, classes=spec.person_classes or None, person_score=spec.person_score
+        )
         return f"{len(r.class_names)} classes, parity max |diff| {r.max_abs_diff:.2e}"
     from mcpt_export.reid import export_reid
 

@@ -39,6 +39,10 @@ def main(args: argparse.Namespace) -> int:
     ]
     print(format_table(["score >=", "recall", "precision", "F1"], rows, digits=3))
     print(f"\n{curve.gt_boxes} ground-truth boxes; median score of a detected person: {_median(curve.tp_scores):.3f}")
+    print(
+        f"matched boxes against the truth (median): width x{_median(curve.width_ratio):.2f}, bottom "
+        f"{_median(curve.bottom_offset):+.3f} and centre {_median(curve.centre_offset):+.3f} (of the true height/width)"
+    )
     op = choose_operating_points(curve)
     print(
         f"operating points: track_high {op.track_high:.2f}, track_low {op.track_low:.2f}, "

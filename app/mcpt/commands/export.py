@@ -17,6 +17,12 @@ def configure(p: argparse.ArgumentParser) -> None:
     d.add_argument("--imgsz", type=positive_int, default=640, help="square input size (default 640)")
     d.add_argument("--half", action="store_true", help="FP16 weights and tensors (GPU runtimes; slow on CPU)")
     d.add_argument("--classes", help="score only these class ids, e.g. 0 (COCO person) or 0,1; default: all")
+    d.add_argument(
+        "--person-score",
+        choices=("max", "any"),
+        default="max",
+        help="how the chosen classes' scores combine: the best (max) or 1 - prod(1 - p) (any); default max",
+    )
     r = sub.add_parser("reid", help="a ReID architecture + checkpoint -> ONNX (L2-normalised embedding)")
     r.add_argument("out", help="output .onnx")
     r.add_argument("--arch", required=True, choices=("resnet50_ibn", "osnet_x1_0", "mobilenetv2"))
@@ -42,7 +48,9 @@ def main(args: argparse.Namespace) -> int:
         from mcpt_export.detector import export_detector
 
         classes = tuple(int(c) for c in args.classes.split(",")) if args.classes else None
-        r = export_detector(args.src, args.out, imgsz=args.imgsz, half=args.half, classes=classes)
+        r = export_detector(
+            args.src, args.out, imgsz=args.imgsz, half=args.half, classes=classes, person_score=args.person_score
+        )
         names = [str(n) for n in r.class_names.values()]
         shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
         print(

@@ -39,6 +39,9 @@ class ScoreCurve:
     precision: np.ndarray
     gt_boxes: int
     tp_scores: np.ndarray  # scores of the detections that match a person
+    width_ratio: np.ndarray  # per match: detection width / true width
+    bottom_offset: np.ndarray  # per match: (detection bottom - true bottom) / true height
+    centre_offset: np.ndarray  # per match: (detection centre x - true centre x) / true width
 
     @property
     def f1(self) -> np.ndarray:
@@ -51,6 +54,7 @@ def score_curve(scenes: list[SceneDir], perception: str, min_height: float = 0.0
     from mcpt.backends.replay import load_perception
 
     tp_scores, fp_scores, n_gt = [], [], 0
+    ratios, bottoms, centres = [], [], []
     for scene in scenes:
         if scene.ground_truth is None:
             raise InputError(scene.path, "calibrating a detector needs the scene's ground_truth.txt")
@@ -69,13 +73,28 @@ def score_curve(scenes: list[SceneDir], perception: str, min_height: float = 0.0
             ).reshape(-1)
             tp_scores.append(p.score[matched & ~of_short])
             fp_scores.append(p.score[~matched & (p.bbox[:, 3] >= min_height)])
+            true_box = {(int(f), int(o)): b for f, o, b in zip(g.frame, g.obj, g.box, strict=True)}
+            for i in np.flatnonzero(matched & ~of_short):
+                t, d = true_box[(int(p.frame_id[i]), int(p.gt_id[i]))], p.bbox[i]
+                ratios.append(d[2] / t[2])
+                bottoms.append((d[1] + d[3] - t[1] - t[3]) / t[3])
+                centres.append((d[0] + d[2] / 2 - t[0] - t[2] / 2) / t[2])
     tp = np.concatenate(tp_scores) if tp_scores else np.zeros(0)
     fp = np.concatenate(fp_scores) if fp_scores else np.zeros(0)
     if not n_gt:
         raise InputError(None, "no ground-truth boxes to calibrate against")
     n_tp = np.array([(tp >= t).sum() for t in THRESHOLDS], np.float64)
     n_fp = np.array([(fp >= t).sum() for t in THRESHOLDS], np.float64)
-    return ScoreCurve(THRESHOLDS, n_tp / n_gt, n_tp / np.maximum(n_tp + n_fp, 1), n_gt, tp)
+    return ScoreCurve(
+        THRESHOLDS,
+        n_tp / n_gt,
+        n_tp / np.maximum(n_tp + n_fp, 1),
+        n_gt,
+        tp,
+        np.array(ratios),
+        np.array(bottoms),
+        np.array(centres),
+    )
 
 
 def choose_operating_points(curve: ScoreCurve) -> OperatingPoints:

@@ -42,6 +42,7 @@ class ModelSpec:
     embedding_dim: int | None = None
     output: dict = field(default_factory=dict)
     operating_points: OperatingPoints | None = None  # detectors: score thresholds that fit the model
+    person_score: str = "max"  # detectors: how the person classes' scores combine (max or any)
 
     @property
     def source_path(self) -> Path | None:
@@ -78,6 +79,12 @@ def _req(d: dict, key: str, source: Path, name: str, kind: type = str):
     v = d[key]
     if kind is int and not isinstance(v, int):
         raise InputError(source, f"expected an integer, got {v!r}", field=f"models.{name}.{key}")
+    return v
+
+
+def _choice(v, allowed: tuple[str, ...], source: Path, where: str) -> str:
+    if v not in allowed:
+        raise InputError(source, f"expected one of {', '.join(allowed)}, got {v!r}", field=where)
     return v
 
 
@@ -144,6 +151,7 @@ def load_manifest(path: str | Path | None = None) -> Manifest:
             embedding_dim=d.get("embedding_dim"),
             output=d.get("output") or {},
             operating_points=_operating_points(d.get("operating_points"), path, name),
+            person_score=_choice(d.get("person_score", "max"), ("max", "any"), path, f"models.{name}.person_score"),
         )
     for key in ("detector", "reid"):
         if data.get(key) not in models:

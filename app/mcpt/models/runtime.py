@@ -24,4 +24,4 @@ def load_models(
         d.person_classes or None,
         threads,
     )
-    return det, ReIDModel(reid or r.onnx, r.width, r.height, threads=threads)
+    return det, ReIDModel(reid or r.onnx, r.width, r.height, threads=threads, crop_width=cfg.reid.crop_width)
