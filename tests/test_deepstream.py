@@ -164,6 +164,18 @@ def test_probe_observations_equal_the_cpu_backends(demo_scene):
     assert batch.local_track_id.tolist() == [7, 8] and batch.camera_id.tolist() == [1, 1]
 
 
+def test_probe_applies_the_detectors_box_width_correction():
+    objs = [obj_meta(3, (100, 50, 40, 120))]
+    plain = MetaReader(FakePyds(), {0: 1}, (640, 360)).read_batch(
+        batch_meta([frame_meta(0, objs, source_size=(640, 360))])
+    )[0]
+    narrow = MetaReader(FakePyds(), {0: 1}, (640, 360), box_width_scale=0.75).read_batch(
+        batch_meta([frame_meta(0, [obj_meta(3, (100, 50, 40, 120))], source_size=(640, 360))])
+    )[0]
+    np.testing.assert_allclose(narrow.boxes[0], [105, 50, 30, 120])  # the same centre and bottom
+    np.testing.assert_allclose(plain.boxes[0], [100, 50, 40, 120])
+
+
 def test_association_worker_writes_results(demo_scene, tmp_path):
     calibs = {c: load_calibration(demo_scene / f"camera_000{c}" / "calibration.json", c) for c in (1, 2)}
     q = queue.Queue()

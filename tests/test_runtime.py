@@ -129,18 +129,20 @@ def test_degenerate_calibration_disables_only_that_camera(demo_scene, default_mo
     assert res.summary.steps == 15
 
 
-def test_reid_crop_width_crops_the_middle_of_the_box(default_models):
-    from mcpt.models.reid import ReIDModel
+def test_detector_box_width_correction_keeps_centre_and_bottom(default_models):
+    from mcpt.models.detector import PersonDetector
 
-    rng = np.random.default_rng(0)
-    frame = rng.integers(0, 255, (200, 300, 3), dtype=np.uint8)
-    m = default_models.reid
-    narrow = ReIDModel(m.onnx, m.width, m.height, crop_width=0.5)
-    whole = ReIDModel(m.onnx, m.width, m.height)
-    box = np.array([[100.0, 20, 80, 160]])
-    np.testing.assert_array_equal(narrow.crops(frame, box), whole.crops(frame, np.array([[120.0, 20, 40, 160]])))
-    with pytest.raises(InputError, match="reid.crop_width"):
-        ReIDModel(m.onnx, m.width, m.height, crop_width=0.1)
+    from conftest import VTEST
+
+    cap = cv2.VideoCapture(str(VTEST))
+    frame = cap.read()[1]
+    d = default_models.detector
+    plain = PersonDetector(d.onnx, d.width, d.height, 0.3, 0.45, d.person_classes)([frame])[0]
+    narrow = PersonDetector(d.onnx, d.width, d.height, 0.3, 0.45, d.person_classes, box_width_scale=0.77)([frame])[0]
+    assert len(plain) >= 3 and len(plain) == len(narrow)
+    np.testing.assert_allclose(narrow[:, 2], 0.77 * plain[:, 2], rtol=1e-6)
+    np.testing.assert_allclose(narrow[:, 0] + narrow[:, 2] / 2, plain[:, 0] + plain[:, 2] / 2, atol=1e-6)
+    np.testing.assert_allclose(narrow[:, [1, 3, 4]], plain[:, [1, 3, 4]])
 
 
 def test_detector_with_unexpected_output_shape(tmp_path):

@@ -202,17 +202,9 @@ class DetectorConfig:
 
 
 @dataclass
-class ReIDConfig:
-    # the share of a box's width cropped for the ReID model, around its centre: a detector whose boxes
-    # are wider than the person mixes background and neighbours into the embedding (1 = the whole box)
-    crop_width: float = 1.0
-
-
-@dataclass
 class Config:
     association: AssociationConfig = field(default_factory=AssociationConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
-    reid: ReIDConfig = field(default_factory=ReIDConfig)
     scenes: dict[str, dict] = field(default_factory=dict)  # per-scene overrides (raw, applied by for_scene)
 
     def with_operating_points(self, op: OperatingPoints) -> Config:

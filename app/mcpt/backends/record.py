@@ -119,6 +119,7 @@ def record_camera(
         fps=np.float32(fps or 0),
         image_size=np.array(size, np.int32),
         detector=np.array("ground truth" if boxes == "gt" else detector_name),
+        box_width_scale=np.float32(1.0 if boxes == "gt" else getattr(detector, "box_width_scale", 1.0)),
         reid=np.array(reid_name),
     )
     os.replace(tmp, out)

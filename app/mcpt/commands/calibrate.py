@@ -8,8 +8,9 @@ HELP = "measure a detector's recall/precision per score on scenes with ground tr
 DESCRIPTION = (
     "Reads camera_XXXX/perception_NAME.npz recorded by `mcpt perceive` (the detector's boxes above a low score, "
     "each matched to the ground truth), prints recall, precision and F1 per threshold and the operating points "
-    "they give (track_high = best F1, new_track = 90% precise, track_low = 50% precise), and with --write "
-    "stores them in models.yaml for the detector, where `mcpt run` and the DeepStream configs take them from.\n\n"
+    "they give (track_high = best F1, new_track = 90% precise, track_low = 50% precise) and the correction "
+    "that makes its boxes as wide as the people, and with --write stores them in models.yaml for the detector, "
+    "where `mcpt run`, `mcpt perceive` and the DeepStream backend take them from.\n\n"
     "example: mcpt perceive calib/scene_001 --name real && mcpt calibrate-detector calib/scene_001 --write"
 )
 
@@ -43,6 +44,7 @@ def main(args: argparse.Namespace) -> int:
         f"matched boxes against the truth (median): width x{_median(curve.width_ratio):.2f}, bottom "
         f"{_median(curve.bottom_offset):+.3f} and centre {_median(curve.centre_offset):+.3f} (of the true height/width)"
     )
+    print(f"box width correction: x{curve.box_width_scale:.3f} (recorded with x{curve.recorded_width_scale:.3f})")
     op = choose_operating_points(curve)
     print(
         f"operating points: track_high {op.track_high:.2f}, track_low {op.track_low:.2f}, "
@@ -56,9 +58,9 @@ def main(args: argparse.Namespace) -> int:
             name = load_perception(cam.perception_file(args.perception), cam.camera_id).detector
         if name not in manifest.models or manifest.models[name].role != "detector":
             raise InputError(manifest.path, f"no detector {name!r} to write; name one with --model", field="models")
-        note = f"mcpt calibrate-detector on {', '.join(s.name for s in scenes)} ({curve.gt_boxes} boxes)"
-        write_operating_points(manifest.path, name, op, note)
-        print(f"wrote models.{name}.operating_points in {manifest.path}")
+        note = f"mcpt calibrate-detector {' '.join(args.scenes)} ({curve.gt_boxes} ground-truth boxes)"
+        write_operating_points(manifest.path, name, op, note, curve.box_width_scale)
+        print(f"wrote models.{name}.operating_points and box_width_scale in {manifest.path}")
     return 0
 
 

@@ -42,6 +42,14 @@ class ScoreCurve:
     width_ratio: np.ndarray  # per match: detection width / true width
     bottom_offset: np.ndarray  # per match: (detection bottom - true bottom) / true height
     centre_offset: np.ndarray  # per match: (detection centre x - true centre x) / true width
+    recorded_width_scale: float = 1.0  # the box width correction the recording already applied
+
+    @property
+    def box_width_scale(self) -> float:
+        """The correction that makes the detector's boxes as wide as the people (median over matches)."""
+        if not len(self.width_ratio):
+            return self.recorded_width_scale
+        return float(np.clip(self.recorded_width_scale / np.median(self.width_ratio), 0.3, 2.0))
 
     @property
     def f1(self) -> np.ndarray:
@@ -54,13 +62,16 @@ def score_curve(scenes: list[SceneDir], perception: str, min_height: float = 0.0
     from mcpt.backends.replay import load_perception
 
     tp_scores, fp_scores, n_gt = [], [], 0
-    ratios, bottoms, centres = [], [], []
+    ratios, bottoms, centres, scales = [], [], [], set()
     for scene in scenes:
         if scene.ground_truth is None:
             raise InputError(scene.path, "calibrating a detector needs the scene's ground_truth.txt")
         gt = read_rows(scene.ground_truth)
         for cam in scene.cameras:
-            p = load_perception(cam.perception_file(perception), cam.camera_id)
+            path = cam.perception_file(perception)
+            p = load_perception(path, cam.camera_id)
+            with np.load(path) as z:
+                scales.add(float(z["box_width_scale"]) if "box_width_scale" in z.files else 1.0)
             if p.gt_id is None:
                 raise InputError(cam.perception_file(perception), "no gt_id: record it with `mcpt perceive`")
             g = gt.select((gt.camera == cam.camera_id) & (gt.frame < p.num_frames))
@@ -85,6 +96,8 @@ def score_curve(scenes: list[SceneDir], perception: str, min_height: float = 0.0
         raise InputError(None, "no ground-truth boxes to calibrate against")
     n_tp = np.array([(tp >= t).sum() for t in THRESHOLDS], np.float64)
     n_fp = np.array([(fp >= t).sum() for t in THRESHOLDS], np.float64)
+    if len(scales) > 1:
+        raise InputError(None, f"the recordings used different box width corrections {sorted(scales)}; record again")
     return ScoreCurve(
         THRESHOLDS,
         n_tp / n_gt,
@@ -94,6 +107,7 @@ def score_curve(scenes: list[SceneDir], perception: str, min_height: float = 0.0
         np.array(ratios),
         np.array(bottoms),
         np.array(centres),
+        scales.pop() if scales else 1.0,
     )
 
 
@@ -107,8 +121,11 @@ def choose_operating_points(curve: ScoreCurve) -> OperatingPoints:
     return OperatingPoints(track_high=high, track_low=min(low, high), new_track=new, cluster_min_score=high)
 
 
-def write_operating_points(manifest: Path, model: str, op: OperatingPoints, note: str) -> None:
-    """Set ``models.<model>.operating_points`` in the manifest, keeping its comments and layout."""
+def write_operating_points(
+    manifest: Path, model: str, op: OperatingPoints, note: str, box_width_scale: float | None = None
+) -> None:
+    """Set ``models.<model>.operating_points`` (and ``box_width_scale``) in the manifest, keeping its
+    comments and layout."""
     text = manifest.read_text()
     lines = text.splitlines(keepends=True)
     head = re.compile(rf"^  {re.escape(model)}:\s*$")
@@ -124,9 +141,8 @@ def write_operating_points(manifest: Path, model: str, op: OperatingPoints, note
         + ", ".join(f"{k}: {getattr(op, k):.2f}" for k in ("track_high", "track_low", "new_track", "cluster_min_score"))
         + "}\n",
     ]
-    kept = [
-        line
-        for line in lines[start + 1 : end]
-        if not line.startswith("    operating_points:") and not line.startswith("    # operating points")
-    ]
+    if box_width_scale is not None:
+        block.append(f"    box_width_scale: {box_width_scale:.3f}\n")
+    ours = ("    operating_points:", "    # operating points", *(("    box_width_scale:",) if box_width_scale else ()))
+    kept = [line for line in lines[start + 1 : end] if not line.startswith(ours)]
     manifest.write_text("".join([*lines[: start + 1], *kept, *block, *lines[end:]]))

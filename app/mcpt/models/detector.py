@@ -85,8 +85,10 @@ class PersonDetector:
         iou: float = 0.45,
         person_classes: tuple[int, ...] | None = (0,),
         threads: int | None = None,
+        box_width_scale: float = 1.0,
     ) -> None:
         self.path = Path(path)
+        self.box_width_scale = box_width_scale  # the manifest's correction of this model's box widths
         self.session = open_session(path, threads)
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
@@ -140,7 +142,7 @@ class PersonDetector:
         return np.concatenate(parts)
 
     def postprocess(self, out: np.ndarray, lbs: list[Letterbox], sizes: list[tuple[int, int]]) -> list[np.ndarray]:
-        """Per frame, (K, 5) x y w h score in source pixels."""
+        """Per frame, (K, 5) x y w h score in source pixels (widths corrected by ``box_width_scale``)."""
         results = []
         for det, lb, (w, h) in zip(
             decode(out, self.layout, self.conf, self.iou, self.classes), lbs, sizes, strict=True
@@ -148,6 +150,9 @@ class PersonDetector:
             xyxy = (det[:, :4] - [lb.pad_x, lb.pad_y, lb.pad_x, lb.pad_y]) / lb.scale
             xyxy = np.clip(xyxy, 0, [w, h, w, h])
             xywh = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1)
+            if self.box_width_scale != 1.0:
+                xywh[:, 0] += (1 - self.box_width_scale) * xywh[:, 2] / 2
+                xywh[:, 2] *= self.box_width_scale
             ok = (xywh[:, 2] >= 2) & (xywh[:, 3] >= 2)
             results.append(np.concatenate([xywh[ok], det[ok, 4:5]], axis=1).astype(np.float64))
         return results

@@ -43,6 +43,10 @@ class ModelSpec:
     output: dict = field(default_factory=dict)
     operating_points: OperatingPoints | None = None  # detectors: score thresholds that fit the model
     person_score: str = "max"  # detectors: how the person classes' scores combine (max or any)
+    # detectors: their boxes' widths are multiplied by this (about the centre) to fit the person, as measured
+    # by mcpt calibrate-detector; a box wider than the person mixes background and neighbours into the
+    # ReID crop (the bottom-centre, hence the floor position, does not move)
+    box_width_scale: float = 1.0
 
     @property
     def source_path(self) -> Path | None:
@@ -68,6 +72,11 @@ class Manifest:
     def detector(self) -> ModelSpec:
         return self.get(self.default_detector)
 
+    def detector_for(self, onnx: str | Path) -> ModelSpec | None:
+        """The detector entry whose ONNX file is ``onnx`` (None: a file the manifest does not describe)."""
+        path = Path(onnx).resolve()
+        return next((m for m in self.models.values() if m.role == "detector" and m.onnx.resolve() == path), None)
+
     @property
     def reid(self) -> ModelSpec:
         return self.get(self.default_reid)
@@ -88,6 +97,12 @@ def _choice(v, allowed: tuple[str, ...], source: Path, where: str) -> str:
     return v
 
 
+def _scale(v, source: Path, where: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not 0.3 <= v <= 2.0:
+        raise InputError(source, f"expected a factor between 0.3 and 2, got {v!r}", field=where)
+    return float(v)
+
+
 def _operating_points(d, source: Path, name: str) -> OperatingPoints | None:
     if d is None:
         return None
@@ -105,10 +120,7 @@ def detector_operating_points(manifest: Manifest, onnx: str | Path | None = None
     ``onnx`` is), and where they come from; the reference's where the manifest has none for it."""
     from mcpt.config import REFERENCE_OPERATING_POINTS
 
-    spec = manifest.detector
-    if onnx is not None:
-        path = Path(onnx).resolve()
-        spec = next((m for m in manifest.models.values() if m.role == "detector" and m.onnx.resolve() == path), None)
+    spec = manifest.detector if onnx is None else manifest.detector_for(onnx)
     if spec is None or spec.operating_points is None:
         name = spec.name if spec is not None else str(onnx)
         return REFERENCE_OPERATING_POINTS, f"the reference's (no operating points for {name}; mcpt calibrate-detector)"
@@ -152,6 +164,7 @@ def load_manifest(path: str | Path | None = None) -> Manifest:
             output=d.get("output") or {},
             operating_points=_operating_points(d.get("operating_points"), path, name),
             person_score=_choice(d.get("person_score", "max"), ("max", "any"), path, f"models.{name}.person_score"),
+            box_width_scale=_scale(d.get("box_width_scale", 1.0), path, f"models.{name}.box_width_scale"),
         )
     for key in ("detector", "reid"):
         if data.get(key) not in models:

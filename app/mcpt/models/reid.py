@@ -19,14 +19,8 @@ class ReIDModel:
         height: int = 256,
         max_batch: int = 64,
         threads: int | None = None,
-        crop_width: float = 1.0,
     ) -> None:
         self.path = Path(path)
-        if not 0.2 <= crop_width <= 1.5:
-            raise InputError(
-                None, f"expected a share of the box width in 0.2..1.5, got {crop_width}", field="reid.crop_width"
-            )
-        self.crop_width = crop_width
         self.session = open_session(path, threads)
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
@@ -42,15 +36,10 @@ class ReIDModel:
         self.dim = out.shape[1] if isinstance(out.shape[1], int) else None
 
     def crops(self, frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        """(N, 3, H, W) RGB 0..255 crops of x y w h boxes (``crop_width`` of their width, centred; clipped
-        to the frame)."""
+        """(N, 3, H, W) RGB 0..255 crops of x y w h boxes (clipped to the frame)."""
         h, w = frame.shape[:2]
         out = np.zeros((len(boxes), 3, self.height, self.width), np.float32)
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-        if self.crop_width != 1.0:
-            boxes = boxes.copy()
-            boxes[:, 0] += (1 - self.crop_width) * boxes[:, 2] / 2
-            boxes[:, 2] *= self.crop_width
         for i, (x, y, bw, bh) in enumerate(boxes):
             x1, y1 = int(max(0, np.floor(x))), int(max(0, np.floor(y)))
             x2, y2 = int(min(w, np.ceil(x + bw))), int(min(h, np.ceil(y + bh)))

@@ -13,8 +13,12 @@ from mcpt.models.reid import ReIDModel
 def load_models(
     cfg: Config, detector: str | Path | None = None, reid: str | Path | None = None, threads: int | None = None
 ) -> tuple[PersonDetector, ReIDModel]:
+    """The detector and the ReID model: the manifest's, or the files given. A given detector file takes its
+    manifest entry's settings where it has one; otherwise the default entry's input and classes and no
+    box correction (nothing was measured for it)."""
     manifest = load_manifest()
-    d, r = manifest.detector, manifest.reid
+    known = manifest.detector if detector is None else manifest.detector_for(detector)
+    d, r = known or manifest.detector, manifest.reid
     det = PersonDetector(
         detector or d.onnx,
         d.width,
@@ -23,5 +27,6 @@ def load_models(
         cfg.detector.nms_iou,
         d.person_classes or None,
         threads,
+        box_width_scale=known.box_width_scale if known is not None else 1.0,
     )
-    return det, ReIDModel(reid or r.onnx, r.width, r.height, threads=threads, crop_width=cfg.reid.crop_width)
+    return det, ReIDModel(reid or r.onnx, r.width, r.height, threads=threads)

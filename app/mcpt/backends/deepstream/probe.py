@@ -56,6 +56,9 @@ class MetaReader:
     sgie_id: int | None = 2  # gie-unique-id of the ReID SGIE (None: use the tracker's ReID vector)
     person_class_ids: tuple[int, ...] = (0,)
     embedding_dim: int | None = None
+    # the detector's box width correction (models.yaml), as the CPU backend applies it; nvinfer's own
+    # rects (and so the ReID SGIE's crops) stay as the detector drew them
+    box_width_scale: float = 1.0
     warned: set = field(default_factory=set)
 
     def read_batch(self, batch_meta) -> list[FrameObjects]:
@@ -83,7 +86,8 @@ class MetaReader:
             if int(obj.class_id) not in self.person_class_ids or int(obj.object_id) == UNTRACKED_OBJECT_ID:
                 continue
             r = obj.rect_params  # after nvtracker: the tracker's box for this frame, in streammux pixels
-            boxes.append((r.left * sx, r.top * sy, r.width * sx, r.height * sy))
+            w = r.width * sx * self.box_width_scale
+            boxes.append((r.left * sx + (r.width * sx - w) / 2, r.top * sy, w, r.height * sy))
             ids.append(int(obj.object_id))
             conf = float(obj.confidence)
             scores.append(conf if conf >= 0 else float(obj.tracker_confidence))  # -0.1: tracked, not detected

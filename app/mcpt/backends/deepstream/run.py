@@ -161,6 +161,7 @@ def run_scene(
         (opts.muxer_width, opts.muxer_height),
         sgie_id=None if opts.tracker_reid else 2,
         embedding_dim=manifest.reid.embedding_dim,
+        box_width_scale=manifest.detector.box_width_scale,
     )
     probe = ProbeHandler(reader, Gst.PadProbeReturn.OK)
     converter = BatchConverter(name, calibrations, cfg, manifest.reid.embedding_dim or 1)
