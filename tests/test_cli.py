@@ -51,3 +51,14 @@ def test_config_command_prints_the_effective_settings(capsys):
     assert data["association"]["refine"]["split_emb"] == 0.325
     assert main(["config", "--config", "reference"]) == 0
     assert yaml.safe_load(capsys.readouterr().out)["association"]["position"]["fuse"] is False
+    # score thresholds: unset (null) unless resolved as `mcpt run` resolves them, from the detector
+    from mcpt.models.manifest import detector_operating_points, load_manifest
+
+    assert main(["config"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["association"]["sct"]["track_high_thresh"] is None
+    assert main(["config", "--detector-thresholds"]) == 0
+    ops, _ = detector_operating_points(load_manifest())
+    data = yaml.safe_load(capsys.readouterr().out)["association"]
+    assert (
+        data["sct"]["track_high_thresh"] == ops.track_high and data["clustering"]["min_score"] == ops.cluster_min_score
+    )
