@@ -276,10 +276,9 @@ def test_ds_config_for_1_4_16_cameras_is_consistent(tmp_path, n):
     assert sgie["gie-unique-id"] == app["secondary-gie0"]["gie-unique-id"] == "2"
     assert app["tracker"]["ll-config-file"] == "config_tracker.yml" and (tmp_path / "config_tracker.yml").is_file()
     tracker = yaml.safe_load((tmp_path / "config_tracker.yml").read_text().split("\n", 1)[1])  # after %YAML
-    reid = tracker["ReID"]  # NvDCF re-associates with mcpt's ReID model, sharing the SGIE's engine
-    assert reid["onnxFile"] == str(manifest.reid.onnx) and reid["modelEngineFile"] == sgie["model-engine-file"]
-    assert reid["batchSize"] == 32 and reid["outputReidTensor"] == 0
-    assert reid["inferDims"] == [3, manifest.reid.height, manifest.reid.width]
+    # the SGIE computes the embeddings: no second ReID inference inside the tracker (audit F4)
+    assert tracker["ReID"] == {"reidType": 0} and tracker["TrajectoryManagement"]["enableReAssoc"] == 0
+    assert "gie-kitti-output-dir" not in app["application"]  # a folder nobody creates (audit F11)
 
 
 def test_ds_config_takes_the_detectors_operating_points(tmp_path):
@@ -300,6 +299,18 @@ def test_ds_config_takes_the_detectors_operating_points(tmp_path):
     assert parse(g.pgie)["class-attrs-all"]["pre-cluster-threshold"] == "0.2"
 
 
+def test_ds_config_tracker_fp16_and_software_encoder(tmp_path):
+    manifest = load_manifest()
+    opts = DsOptions(tracker_reid=True, precision="fp16", sink="file", encoder="sw")
+    g = generate("s", [SourceSpec(1, "/v/a.mp4")], manifest, tmp_path, opts)
+    tracker = yaml.safe_load((tmp_path / "config_tracker.yml").read_text().split("\n", 1)[1])
+    assert tracker["ReID"]["networkMode"] == 1  # fp16 is 1 for the tracker, 2 for nvinfer (audit F3)
+    assert parse(g.pgie)["property"]["network-mode"] == "2"
+    app = parse(g.app)
+    assert app["sink0"]["type"] == "3" and app["sink0"]["enc-type"] == "1"  # x264: no NVENC needed (audit F5)
+    assert app["source0"]["uri"] == "file:///v/a.mp4"  # a bare path becomes a URI (audit F1)
+
+
 def test_ds_config_rtsp_sources_msgbroker_and_int8(tmp_path):
     manifest = load_manifest()
     sources = [SourceSpec(1, "rtsp://10.0.0.1:8554/a"), SourceSpec(2, "rtsp://10.0.0.2:8554/b")]
@@ -316,9 +327,20 @@ def test_ds_config_rtsp_sources_msgbroker_and_int8(tmp_path):
         assert s["type"] == "4" and s["select-rtp-protocol"] == "4" and s["rtsp-reconnect-attempts"] == "-1"
     assert app["streammux"]["live-source"] == "1"
     assert app["sink1"]["type"] == "6" and app["sink1"]["msg-broker-conn-str"] == "kafka;9092"
+    # the new nvmsgconv API on deepstream-app's own metadata, every frame (audit F9)
+    assert app["sink1"]["msg-conv-msg2p-new-api"] == "1" and app["sink1"]["msg-conv-frame-interval"] == "1"
     assert app["sink0"]["type"] == "4"
     assert app["secondary-gie0"]["enable"] == "0" and g.sgie is None
-    assert "outputReidTensor: 1" in (tmp_path / "config_tracker.yml").read_text()
+    tracker = yaml.safe_load((tmp_path / "config_tracker.yml").read_text().split("\n", 1)[1])
+    reid = tracker["ReID"]  # the tracker's own ReID on mcpt's model, its vectors output per object
+    assert reid["reidType"] == 2 and reid["outputReidTensor"] == 1
+    assert reid["onnxFile"] == str(manifest.reid.onnx) and reid["inferDims"] == [
+        3,
+        manifest.reid.height,
+        manifest.reid.width,
+    ]
+    assert reid["networkMode"] == 2  # INT8 in the tracker's numbering (fp32 0, fp16 1, int8 2; audit F3)
+    assert tracker["TrajectoryManagement"]["enableReAssoc"] == 1
     pgie = parse(g.pgie)["property"]
     assert pgie["network-mode"] == "1" and pgie["int8-calib-file"].endswith(".int8.cache")
     assert (tmp_path / "msgconv_config.txt").is_file()

@@ -25,6 +25,12 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reid-batch", type=positive_int, default=64, help="ReID SGIE batch size (default 64)")
     p.add_argument("--tracker-reid", action="store_true", help="let nvtracker compute ReID vectors (no SGIE)")
     p.add_argument("--sink", choices=("fake", "file", "rtsp"), default="fake", help="sink0 of deepstream-app")
+    p.add_argument(
+        "--encoder",
+        choices=("hw", "sw"),
+        default="hw",
+        help="file/RTSP sinks: hw (NVENC, default) or sw (x264: A100, H100 and H200 have no NVENC)",
+    )
     p.add_argument("--msgbroker", metavar="HOST;PORT", help="add a Kafka message-broker sink")
     p.add_argument("--topic", default="mcpt", help="message-broker topic (default mcpt)")
     p.add_argument("--fps", type=positive_float, default=30.0, help="camera frame rate (live batching timeout)")
@@ -67,6 +73,7 @@ def main(args: argparse.Namespace) -> int:
         reid_batch=args.reid_batch,
         tracker_reid=args.tracker_reid,
         sink=args.sink,
+        encoder=args.encoder,
         msgbroker=args.msgbroker,
         topic=args.topic,
         fps=args.fps,

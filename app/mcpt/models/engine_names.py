@@ -14,6 +14,9 @@ from mcpt.errors import InputError
 
 PRECISIONS = ("fp32", "int8", "fp16")  # nvinfer network-mode 0, 1, 2
 NETWORK_MODE = {p: i for i, p in enumerate(PRECISIONS)}
+# NvMultiObjectTracker's ReID networkMode counts differently: fp32 0, fp16 1, int8 2
+# (deepstream_python_apps tests/integration/tracker_config.yml)
+TRACKER_NETWORK_MODE = {"fp32": 0, "fp16": 1, "int8": 2}
 
 
 def engine_path(onnx: str | Path, batch: int, gpu: int = 0, precision: str = "fp16") -> Path:

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
-from mcpt.backends.deepstream.pipeline import SourceSpec
+from mcpt.backends.deepstream.pipeline import SourceSpec, to_uri
 from mcpt.errors import InputError
-from mcpt.models.engine_names import NETWORK_MODE, engine_path
+from mcpt.models.engine_names import NETWORK_MODE, TRACKER_NETWORK_MODE, engine_path
 from mcpt.models.manifest import Manifest, detector_operating_points, repo_root
 from mcpt.timebase import DEFAULT_FPS
 
@@ -62,6 +62,7 @@ class DsOptions:
     tracker_height: int = 544
     tile_width: int = 1920
     tile_height: int = 1080
+    encoder: str = "hw"  # video sinks: hw (NVENC) or sw (x264; A100/H100/H200 have no NVENC)
 
 
 @dataclass
@@ -76,16 +77,16 @@ class GeneratedConfig:
     files: list[Path] = field(default_factory=list)
 
 
-def _uri(src: SourceSpec) -> str:
-    if "://" in src.uri:
-        return src.uri
-    return Path(src.uri).resolve().as_uri()
+ENC_TYPE = {"hw": 0, "sw": 1}  # deepstream-app sink enc-type: NVENC, or the software encoder (x264)
 
 
 def sink_section(opts: DsOptions, out_dir: Path) -> str:
     if opts.sink == "fake":
         return "type=1\nsync=0"
-    encoded = "codec=1\nenc-type=0\nbitrate=4000000\nsync=0"
+    if opts.encoder not in ENC_TYPE:
+        raise InputError(None, f"expected hw or sw, got {opts.encoder!r}", field="--encoder")
+    # A100/H100 have no NVENC: their sinks need the software encoder
+    encoded = f"codec=1\nenc-type={ENC_TYPE[opts.encoder]}\nbitrate=4000000\nsync=0"
     if opts.sink == "file":
         return f"type=3\ncontainer=1\n{encoded}\noutput-file={out_dir / opts.output_file}"
     if opts.sink == "rtsp":
@@ -93,21 +94,35 @@ def sink_section(opts: DsOptions, out_dir: Path) -> str:
     raise InputError(None, f"unknown sink {opts.sink!r}; expected fake, file or rtsp", field="--sink")
 
 
+# NvDCF's ReID-based re-association of its own tracks (Gst-nvtracker documentation's defaults); on only
+# where the tracker computes embeddings (reidType 2)
+REASSOC = """  enableReAssoc: 1
+  minMatchingScore4Overall: 0.4
+  minTrackletMatchingScore: 0.4
+  minMatchingScore4ReidSimilarity: 0.8
+  matchingScoreWeight4TrackletSimilarity: 0.6
+  matchingScoreWeight4ReidSimilarity: 0.4
+  reidExtractionInterval: 0   # embeddings every frame: mcpt reads them per object"""
+
+
 def tracker_reid_section(manifest: Manifest, opts: DsOptions, reid_engine: Path) -> str:
-    """NvDCF's ReID section, on mcpt's ReID model: re-association of its own tracks, and with
-    ``tracker_reid`` also the per-object vector mcpt reads instead of an SGIE's tensor."""
+    """NvDCF's ReID section. With an SGIE computing the embeddings mcpt reads, the tracker runs no ReID
+    model of its own (reidType 0). With ``tracker_reid`` it computes them on mcpt's ReID model, outputs
+    them per object, and re-associates its own tracks with them, as NVIDIA pairs reidType 2."""
+    if not opts.tracker_reid:
+        return "ReID:\n  reidType: 0  # the ReID SGIE computes the embeddings; no second inference here"
     r = manifest.reid
     return "\n".join(
         [
             "ReID:",
             "  reidType: 2  # re-association of NvDCF's own tracks",
-            f"  outputReidTensor: {int(opts.tracker_reid)}",
+            "  outputReidTensor: 1",
             f"  batchSize: {opts.reid_batch}",
             "  workspaceSize: 1000",
             f"  reidFeatureSize: {r.embedding_dim or 256}",
             "  reidHistorySize: 100",
             f"  inferDims: [3, {r.height}, {r.width}]",
-            f"  networkMode: {NETWORK_MODE[opts.precision]}",
+            f"  networkMode: {TRACKER_NETWORK_MODE[opts.precision]}",
             "  inputOrder: 0",
             "  colorFormat: 0",
             "  offsets: [0.0, 0.0, 0.0]",
@@ -171,13 +186,16 @@ def generate(
     tracker = out / "config_tracker.yml"
     tracker.write_text(
         render(
-            "config_tracker_NvDCF.yml.in", reid=tracker_reid_section(manifest, opts, reid_engine), min_confidence=conf
+            "config_tracker_NvDCF.yml.in",
+            reid=tracker_reid_section(manifest, opts, reid_engine),
+            reassoc=REASSOC if opts.tracker_reid else "  enableReAssoc: 0",
+            min_confidence=conf,
         )
     )
 
     parts = []
     for i, s in enumerate(sources):
-        common = {"index": i, "camera_id": s.camera_id, "uri": _uri(s), "gpu_id": opts.gpu_id}
+        common = {"index": i, "camera_id": s.camera_id, "uri": to_uri(s.uri), "gpu_id": opts.gpu_id}
         if s.live:
             parts.append(
                 render(

@@ -18,6 +18,14 @@ from mcpt.errors import InputError
 from mcpt.timebase import DEFAULT_FPS
 
 
+def to_uri(path_or_uri: str | Path) -> str:
+    """A URI for nvurisrcbin (and deepstream-app): it wraps uridecodebin, which rejects a bare path."""
+    text = str(path_or_uri)
+    if "://" in text:
+        return text
+    return Path(text).resolve().as_uri()
+
+
 @dataclass(frozen=True)
 class SourceSpec:
     camera_id: int
