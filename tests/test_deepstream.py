@@ -28,7 +28,7 @@ from mcpt.backends.deepstream.config_gen import DsOptions, generate
 from mcpt.backends.deepstream.pipeline import PipelineSpec, SourceSpec, build_pipeline
 from mcpt.backends.deepstream.probe import UNTRACKED_OBJECT_ID, MetaReader, ProbeHandler
 from mcpt.backends.deepstream.run import assign_scenes, gpu_commands
-from mcpt.backends.deepstream.worker import AssociationWorker, BatchConverter
+from mcpt.backends.deepstream.worker import AssociationWorker, StepConverter
 from mcpt.config import load_config
 from mcpt.errors import InputError
 from mcpt.models.engine_names import engine_path
@@ -153,7 +153,9 @@ def test_probe_observations_equal_the_cpu_backends(demo_scene):
     ]
     r = MetaReader(FakePyds(), {0: 1}, mux, embedding_dim=4)
     frames = r.read_batch(batch_meta([frame_meta(0, objs, source_size=src_size)]))
-    batch = BatchConverter("s", {1: calib}, cfg, 4)(0, frames)
+    from mcpt.sources.assembler import AssembledStep
+
+    batch = StepConverter("s", {1: calib}, cfg, 4)(AssembledStep(0, 0.0, {1: frames[0]}))
     cpu = CameraTracking(1, calib.for_image(src_size), cfg.association, src_size).observe(
         "s", 0, 0, 0.0, np.array([7, 8]), boxes_src, np.array([0.8, 0.8]), emb
     )
@@ -179,14 +181,27 @@ def test_probe_applies_the_detectors_box_width_correction():
 def test_association_worker_writes_results(demo_scene, tmp_path):
     calibs = {c: load_calibration(demo_scene / f"camera_000{c}" / "calibration.json", c) for c in (1, 2)}
     q = queue.Queue()
-    worker = AssociationWorker(q, BatchConverter("s", calibs, load_config(), 4), load_config(), tmp_path / "r.txt", 10)
+    worker = AssociationWorker(
+        q,
+        StepConverter("s", calibs, load_config(), 4),
+        load_config(),
+        tmp_path / "r.txt",
+        10,
+        {1: 10.0, 2: 10.0},
+        False,
+    )
     worker.start()
     r = MetaReader(FakePyds(), {0: 1, 1: 2}, (480, 360), embedding_dim=4)
     e = unit([1, 1, 0, 0])
     for k in range(20):
         objs1 = [obj_meta(1, (200 + k, 100, 30, 90), user_metas=[tensor_user_meta(e)[0]])]
         objs2 = [obj_meta(9, (150 + k, 90, 30, 90), user_metas=[tensor_user_meta(e)[0]])]
-        q.put(r.read_batch(batch_meta([frame_meta(0, objs1, k, (480, 360)), frame_meta(1, objs2, k, (480, 360))])))
+        q.put(
+            (
+                "frames",
+                r.read_batch(batch_meta([frame_meta(0, objs1, k, (480, 360)), frame_meta(1, objs2, k, (480, 360))])),
+            )
+        )
     worker.finish()
     worker.join(timeout=30)
     assert worker.error is None and worker.summary.steps == 20

@@ -315,3 +315,16 @@ def test_detector_export_half(tmp_path):
     x = np.random.default_rng(0).random((2, 3, 160, 160)).astype(np.float16)
     y = _ort(out, x)
     assert y.dtype == np.float16 and y.shape == (2, 525, 6)
+
+
+def test_engines_for_another_gpu_select_it_through_cuda_visible_devices(monkeypatch):
+    from mcpt_export.engines import _select_gpu
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    _select_gpu(2)
+    import os
+
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "2"
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    with pytest.raises(InputError, match="CUDA_VISIBLE_DEVICES=0"):
+        _select_gpu(1)

@@ -9,6 +9,7 @@ never rebuilds at start-up. ``tensorrt`` is imported only inside the build funct
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from mcpt.errors import InputError
@@ -93,11 +94,11 @@ def build_engine(
     gpu: int = 0,
 ) -> Path:
     """Build and serialise one engine with the TensorRT 10 Python API, then verify it against the ONNX."""
+    if gpu:
+        _select_gpu(gpu)
     trt = import_tensorrt()
     if trt is None:
         raise InputError(None, "the tensorrt Python package is not importable")
-    if gpu:
-        _select_gpu(gpu)
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     network = builder.create_network(0)  # TensorRT 10: explicit batch is the only mode
@@ -135,14 +136,12 @@ def build_engine(
 
 
 def _select_gpu(gpu: int) -> None:
-    try:
-        from cuda import cudart  # cuda-python
-    except ImportError:
-        import torch
-
-        torch.cuda.set_device(gpu)
-        return
-    cudart.cudaSetDevice(gpu)
+    """Build on GPU ``gpu``: CUDA reads CUDA_VISIBLE_DEVICES when it initialises (no cuda-python or torch
+    needed, neither of which the DeepStream image has). Must run before TensorRT touches CUDA."""
+    current = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if current is not None and current != str(gpu):
+        raise InputError(None, f"CUDA_VISIBLE_DEVICES={current} is set; unset it to build on GPU {gpu}", field="--gpu")
+    os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
 
 
 def verify_engine(engine: str | Path, onnx: str | Path, profile: Profile) -> None:

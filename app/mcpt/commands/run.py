@@ -31,6 +31,17 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=positive_int, default=1, help="scenes of a split processed in parallel (CPU)")
     p.add_argument("--gpus", help="DeepStream: comma-separated GPU ids, one scene per GPU process")
     p.add_argument("--gpu-id", type=int, default=0, help="DeepStream: the GPU of this process (default 0)")
+    p.add_argument(
+        "--tracker-reid",
+        action="store_true",
+        help="DeepStream: embeddings from nvtracker's own ReID (no SGIE), which also re-associates its tracks",
+    )
+    p.add_argument(
+        "--encoder",
+        choices=("auto", "hw", "sw"),
+        default="auto",
+        help="DeepStream --video: NVENC (hw), x264 (sw; A100/H100/H200 have no NVENC), or auto (default)",
+    )
     p.add_argument("--detector", help="detector ONNX (default: models.yaml's detector)")
     p.add_argument("--reid", help="ReID ONNX (default: models.yaml's reid)")
     p.add_argument("--threads", type=positive_int, help="ONNX Runtime threads (default: all cores / jobs)")

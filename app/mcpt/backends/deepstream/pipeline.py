@@ -59,6 +59,7 @@ class PipelineSpec:
     tile_width: int = 1920
     tile_height: int = 1080
     bitrate: int = 4_000_000
+    encoder: str = "hw"  # hw: nvv4l2h264enc (NVENC); sw: x264enc (A100/H100/H200 have no NVENC)
 
     @property
     def batch_size(self) -> int:
@@ -83,6 +84,7 @@ class BuiltPipeline:
     pipeline: object
     elements: dict[str, object] = field(default_factory=dict)
     probe_pad: object | None = None
+    mux_pads: dict[int, object] = field(default_factory=dict)  # camera id -> its nvstreammux sink pad
 
 
 def _make(gst, factory: str, name: str, props: dict | None = None):
@@ -149,6 +151,7 @@ def build_pipeline(gst, spec: PipelineSpec, probe=None) -> BuiltPipeline:
         if sink_pad is None:
             raise InputError(None, f"nvstreammux gave no sink pad for camera {src.camera_id}")
         source.connect("pad-added", _on_pad_added, sink_pad)
+        built.mux_pads[src.camera_id] = sink_pad
 
     chain = [mux, add("queue", "q-pgie")]
     chain.append(
@@ -203,8 +206,7 @@ def build_pipeline(gst, spec: PipelineSpec, probe=None) -> BuiltPipeline:
             add("nvvideoconvert", "conv-osd", {"gpu-id": spec.gpu_id}),
             add("nvdsosd", "osd", {"process-mode": 0, "display-text": 1, "gpu-id": spec.gpu_id}),
             add("nvvideoconvert", "conv-enc", {"gpu-id": spec.gpu_id}),
-            add("capsfilter", "caps-enc", {"caps": gst.Caps.from_string("video/x-raw(memory:NVMM), format=I420")}),
-            add("nvv4l2h264enc", "encoder", {"bitrate": spec.bitrate, "gpu-id": spec.gpu_id}),
+            *_encoder(add, gst, spec),
         ]
         if spec.output == "file":
             chain += [
@@ -224,6 +226,34 @@ def build_pipeline(gst, spec: PipelineSpec, probe=None) -> BuiltPipeline:
     if probe is not None:
         built.probe_pad.add_probe(gst.PadProbeType.BUFFER, probe, 0)
     return built
+
+
+def _encoder(add, gst, spec: PipelineSpec) -> list:
+    """H.264 on NVENC (frames stay in GPU memory), or x264 in software from system memory (as NVIDIA's
+    rtsp-out sample's software-encoder option) for GPUs without NVENC."""
+    if spec.encoder == "hw":
+        return [
+            add("capsfilter", "caps-enc", {"caps": gst.Caps.from_string("video/x-raw(memory:NVMM), format=I420")}),
+            add("nvv4l2h264enc", "encoder", {"bitrate": spec.bitrate, "gpu-id": spec.gpu_id}),
+        ]
+    if spec.encoder == "sw":
+        return [
+            add("capsfilter", "caps-enc", {"caps": gst.Caps.from_string("video/x-raw, format=I420")}),
+            add("x264enc", "encoder", {"bitrate": spec.bitrate // 1000, "speed-preset": 1, "tune": 4}),
+        ]
+    raise InputError(None, f"unknown encoder {spec.encoder!r}; expected hw or sw", field="--encoder")
+
+
+def choose_encoder(gst, requested: str) -> str:
+    """``auto``: NVENC if the element exists and the GPU has the hardware (the element reaches READY), else
+    the software encoder."""
+    if requested != "auto":
+        return requested
+    enc = gst.ElementFactory.make("nvv4l2h264enc", None)
+    if enc is not None and enc.set_state(gst.State.READY) != gst.StateChangeReturn.FAILURE:
+        enc.set_state(gst.State.NULL)
+        return "hw"
+    return "sw"
 
 
 def _on_pad_added(source, pad, sink_pad) -> None:

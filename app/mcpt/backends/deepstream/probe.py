@@ -5,7 +5,9 @@ meta of another type must not stall the walk: NVIDIA's own ssd-parser sample loo
 there), takes each person's tracker id and box, rescales the box from streammux to the
 camera's source resolution, copies the ReID vector (the SGIE's output tensor, or the tracker's
 ReID vector) out of the pooled buffer, and hands the frames to the association thread through a
-bounded queue: when the queue is full the batch is dropped and counted, never waited for.
+bounded queue. For video files the hand-off blocks when the queue is full, so the pipeline waits
+for association and nothing is lost; for live cameras a batch that finds the queue full is
+dropped and counted (waiting would only make the cameras' buffers overflow upstream).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -44,6 +47,7 @@ class FrameObjects:
     boxes: np.ndarray  # float64 (N, 4) x y w h, source pixels
     scores: np.ndarray  # float64 (N,)
     embeddings: np.ndarray  # float32 (N, D); zeros where no vector came
+    timestamp: float = 0.0  # stream time, seconds: set by the association worker (frame_num / rate, or pts)
 
 
 @dataclass
@@ -140,12 +144,14 @@ class ProbeStats:
 
 
 class ProbeHandler:
-    """The pad-probe callback: read, enqueue without waiting, always let the buffer through."""
+    """The pad-probe callback: read, hand the frames over, always let the buffer through."""
 
-    def __init__(self, reader: MetaReader, ok_return, queue_size: int = 64) -> None:
+    def __init__(self, reader: MetaReader, ok_return, queue_size: int = 64, blocking: bool = False) -> None:
         self.reader = reader
         self.ok = ok_return  # Gst.PadProbeReturn.OK
-        self.queue: queue.Queue[list[FrameObjects]] = queue.Queue(maxsize=queue_size)
+        self.queue: queue.Queue = queue.Queue(maxsize=queue_size)  # ("frames", [FrameObjects]) items
+        self.blocking = blocking  # video files: wait for room (lossless); live: drop and count
+        self.stopping = threading.Event()  # set when the run ends, so a blocked hand-off gives up
         self.stats = ProbeStats()
 
     def __call__(self, pad, info, user_data=None):
@@ -163,8 +169,16 @@ class ProbeHandler:
         self.stats.batches += 1
         self.stats.frames += len(frames)
         self.stats.objects += sum(len(f.track_ids) for f in frames)
-        try:
-            self.queue.put_nowait(frames)
-        except queue.Full:
-            self.stats.dropped_batches += 1
+        if self.blocking:
+            while not self.stopping.is_set():
+                try:
+                    self.queue.put(("frames", frames), timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+        else:
+            try:
+                self.queue.put_nowait(("frames", frames))
+            except queue.Full:
+                self.stats.dropped_batches += 1
         return self.ok

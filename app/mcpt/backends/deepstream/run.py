@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from mcpt.backends.deepstream.config_gen import DsOptions, generate
-from mcpt.backends.deepstream.pipeline import PipelineSpec, SourceSpec
+from mcpt.backends.deepstream.pipeline import SourceSpec, to_uri
 from mcpt.config import Config
 from mcpt.errors import InputError
 
@@ -64,10 +64,15 @@ def assign_scenes(scenes: list, gpus: list[int]) -> dict[int, list]:
     return plan
 
 
-def gpu_commands(plan: dict[int, list], out_dir: Path, extra: list[str]) -> list[list[str]]:
+def gpu_commands(
+    plan: dict[int, list], out_dir: Path, extra: list[str], video_dir: Path | None = None
+) -> list[list[str]]:
+    """One ``mcpt run`` per scene on its GPU; ``extra`` carries the run's own options (rate, config, encoder ...)
+    and ``video_dir`` a tiled video per scene."""
     cmds = []
     for gpu, scenes in plan.items():
         for scene in scenes:
+            video = ["--video", str(video_dir / f"{scene.name}.mp4")] if video_dir else []
             cmds.append(
                 [
                     sys.executable,
@@ -81,19 +86,22 @@ def gpu_commands(plan: dict[int, list], out_dir: Path, extra: list[str]) -> list
                     str(out_dir / f"{scene.name}.txt"),
                     "--gpu-id",
                     str(gpu),
+                    *video,
                     *extra,
                 ]
             )
     return cmds
 
 
-def run_multi_gpu(scenes: list, gpus: list[int], out_dir: Path, extra: list[str]) -> int:
+def run_multi_gpu(scenes: list, gpus: list[int], out_dir: Path, extra: list[str], video_dir: Path | None = None) -> int:
     """One scene per GPU at a time, all GPUs in parallel; then merge."""
     from mcpt.scene.results import merge_results
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    if video_dir:
+        video_dir.mkdir(parents=True, exist_ok=True)
     plan = assign_scenes(scenes, gpus)
-    queues = {g: gpu_commands({g: s}, out_dir, extra) for g, s in plan.items()}
+    queues = {g: gpu_commands({g: s}, out_dir, extra, video_dir) for g, s in plan.items()}
     running: dict[int, subprocess.Popen] = {}
     failed = []
     while any(queues.values()) or running:
@@ -117,6 +125,9 @@ def run_multi_gpu(scenes: list, gpus: list[int], out_dir: Path, extra: list[str]
     return 0
 
 
+EOS_WAIT_S = 10.0  # on a stop request, how long the pipeline may take to push its end of stream through
+
+
 def run_scene(
     name: str,
     sources: list[SourceSpec],
@@ -126,20 +137,30 @@ def run_scene(
     work_dir: Path,
     opts: DsOptions,
     video: str | None = None,
+    runtime=None,
 ) -> dict:
-    from mcpt.backends.deepstream.pipeline import RTSP_OUT_LAUNCH, build_pipeline
-    from mcpt.backends.deepstream.probe import MetaReader, ProbeHandler
-    from mcpt.backends.deepstream.worker import AssociationWorker, BatchConverter
-    from mcpt.models.manifest import load_manifest
+    """One scene through the DeepStream pipeline: results in ``out``, a report as a dict.
 
-    GLib, Gst, pyds = import_deepstream()
+    ``runtime`` is (GLib, Gst, pyds); by default the real ones (tests pass fakes that behave like them).
+    """
+    from mcpt.backends.deepstream.pipeline import PipelineSpec, build_pipeline, choose_encoder
+    from mcpt.backends.deepstream.probe import MetaReader, ProbeHandler
+    from mcpt.backends.deepstream.worker import AssociationWorker, StepConverter
+    from mcpt.models.manifest import load_manifest
+    from mcpt.sources.camera import video_fps
+
+    GLib, Gst, pyds = runtime or import_deepstream()
     manifest = load_manifest()
+    sources = [SourceSpec(s.camera_id, to_uri(s.uri)) for s in sources]
     generated = generate(name, sources, manifest, work_dir, opts)
     for engine in (generated.detector_engine, generated.reid_engine):
         if not engine.is_file():
             log.warning(
                 "%s is missing: nvinfer will build it at start-up (minutes); run `make engines` first", engine.name
             )
+    live = any(s.live for s in sources)
+    # each file camera's own rate times its frames (frame_num / rate); live cameras use presentation times
+    rates = {s.camera_id: (None if s.live else video_fps(s.uri.removeprefix("file://"))) for s in sources}
     output = "none" if not video else ("rtsp" if video.startswith("rtsp") else "file")
     spec = PipelineSpec(
         sources=sources,
@@ -154,6 +175,7 @@ def run_scene(
         output=output,
         output_path=video or "",
         rtsp_udp_port=opts.udp_port,
+        encoder=choose_encoder(Gst, opts.encoder) if output != "none" else "hw",
     )
     reader = MetaReader(
         pyds,
@@ -163,21 +185,12 @@ def run_scene(
         embedding_dim=manifest.reid.embedding_dim,
         box_width_scale=manifest.detector.box_width_scale,
     )
-    probe = ProbeHandler(reader, Gst.PadProbeReturn.OK)
-    converter = BatchConverter(name, calibrations, cfg, manifest.reid.embedding_dim or 1)
-    worker = AssociationWorker(probe.queue, converter, cfg, out, opts.fps)
+    probe = ProbeHandler(reader, Gst.PadProbeReturn.OK, blocking=not live)
+    converter = StepConverter(name, calibrations, cfg, manifest.reid.embedding_dim or 1)
+    worker = AssociationWorker(probe.queue, converter, cfg, out, opts.fps, rates, live)
     built = build_pipeline(Gst, spec, probe)
     if output == "rtsp":
-        from gi.repository import GstRtspServer
-
-        server = GstRtspServer.RTSPServer.new()
-        server.props.service = str(opts.rtsp_port)
-        factory = GstRtspServer.RTSPMediaFactory.new()
-        factory.set_launch(RTSP_OUT_LAUNCH.format(port=opts.udp_port))
-        factory.set_shared(True)
-        server.get_mount_points().add_factory("/mcpt", factory)
-        server.attach(None)
-        log.info("annotated stream at rtsp://<host>:%d/mcpt", opts.rtsp_port)
+        serve_rtsp(opts)
     loop = GLib.MainLoop()
     camera_of_element = {f"source-{i}": s.camera_id for i, s in enumerate(sources)}
     ended: set[int] = set()
@@ -191,26 +204,41 @@ def run_scene(
             obj = obj.get_parent()
         return None
 
+    def end_camera(cam: int) -> None:
+        """A video camera that failed ends its stream: nvstreammux sends its own end of stream only once
+        every sink pad had one, so the failed camera's pad gets it now (the others go on)."""
+        if cam in ended:
+            return
+        ended.add(cam)
+        built.mux_pads[cam].send_event(Gst.Event.new_eos())
+        probe.queue.put(("eos", cam))
+
     def on_message(bus, message) -> bool:
         t = message.type
         if t == Gst.MessageType.EOS:
             loop.quit()
         elif t == Gst.MessageType.ERROR:
             err, debug = message.parse_error()
-            src = message.src.get_name() if message.src else "?"
             cam = camera_of(message.src)
-            if cam is not None:
-                errors[cam] = str(err)
-                log.error("camera %s: %s (the other cameras go on)", cam, err)
-            else:
-                log.error("%s: %s (%s)", src, err, debug)
+            if cam is None:
+                log.error("%s: %s (%s)", message.src.get_name() if message.src else "?", err, debug)
+                errors[-1] = str(err)
                 loop.quit()
+            elif cam not in errors:
+                errors[cam] = str(err)
+                live_cam = next(s.live for s in sources if s.camera_id == cam)
+                if live_cam:
+                    log.error("camera %s: %s (nvurisrcbin reconnects; the others go on)", cam, err)
+                else:
+                    log.error("camera %s: %s; its stream ends, the others go on", cam, err)
+                    end_camera(cam)
         elif t == Gst.MessageType.ELEMENT:
-            s = message.get_structure()
-            if s is not None and s.get_name() == "stream-eos":
-                ok, sid = s.get_uint("stream-id")
-                if ok and sid < len(sources):
+            st = message.get_structure()
+            if st is not None and st.get_name() == "stream-eos":
+                ok, sid = st.get_uint("stream-id")
+                if ok and sid < len(sources) and sources[sid].camera_id not in ended:
                     ended.add(sources[sid].camera_id)
+                    probe.queue.put(("eos", sources[sid].camera_id))
                     log.info("camera %s: end of stream", sources[sid].camera_id)
         return True
 
@@ -222,50 +250,105 @@ def run_scene(
     try:
         loop.run()
     except KeyboardInterrupt:
-        log.warning("interrupted; finishing the results file")
+        # the muxer writes an mp4's index at end of stream: push one through, wait for it, then stop
+        log.warning("interrupted; ending the stream and the results file")
+        built.pipeline.send_event(Gst.Event.new_eos())
+        bus.timed_pop_filtered(int(EOS_WAIT_S * Gst.SECOND), Gst.MessageType.EOS | Gst.MessageType.ERROR)
     finally:
         built.pipeline.set_state(Gst.State.NULL)
+        probe.stopping.set()
         worker.finish()
         worker.join()
     if worker.error:
         raise worker.error
-    return {"summary": worker.summary, "probe": probe.stats, "errors": errors, "ended": sorted(ended)}
+    return {
+        "summary": worker.summary,
+        "probe": probe.stats,
+        "errors": errors,
+        "ended": sorted(ended),
+        "late": dict(worker.assembler.stats.late),
+    }
+
+
+def serve_rtsp(opts: DsOptions) -> None:
+    """Re-serve the annotated UDP stream as rtsp://<host>:<port>/mcpt (as NVIDIA's rtsp-out samples do)."""
+    import gi
+
+    gi.require_version("GstRtspServer", "1.0")
+    from gi.repository import GstRtspServer
+
+    from mcpt.backends.deepstream.pipeline import RTSP_OUT_LAUNCH
+
+    server = GstRtspServer.RTSPServer.new()
+    server.props.service = str(opts.rtsp_port)
+    factory = GstRtspServer.RTSPMediaFactory.new()
+    factory.set_launch(RTSP_OUT_LAUNCH.format(port=opts.udp_port))
+    factory.set_shared(True)
+    server.get_mount_points().add_factory("/mcpt", factory)
+    server.attach(None)
+    log.info("annotated stream at rtsp://<host>:%d/mcpt", opts.rtsp_port)
 
 
 def main_deepstream(args, cfg: Config) -> int:
+    from mcpt.models.manifest import detector_operating_points, load_manifest
     from mcpt.scene.calibration import load_calibration
     from mcpt.scene.cameras import cameras_from_scene, cameras_from_yaml
     from mcpt.scene.layout import discover_scenes
     from mcpt.sources.camera import video_fps
     from mcpt.timebase import DEFAULT_FPS
 
-    opts = DsOptions(gpu_id=getattr(args, "gpu_id", 0) or 0, fps=args.fps or DEFAULT_FPS)
-    if args.gpus:
-        gpus = [int(g) for g in args.gpus.split(",") if g.strip()]
-        scenes = discover_scenes(args.scene)
-        return run_multi_gpu(scenes, gpus, Path(args.out), [])
+    opts = DsOptions(
+        gpu_id=getattr(args, "gpu_id", 0) or 0,
+        fps=args.fps or DEFAULT_FPS,
+        tracker_reid=args.tracker_reid,
+        encoder=args.encoder,
+    )
+    if args.gpus or (args.scene and len(discover_scenes(args.scene)) > 1):
+        gpus = [int(g) for g in args.gpus.split(",") if g.strip()] if args.gpus else [opts.gpu_id]
+        return run_multi_gpu(
+            discover_scenes(args.scene),
+            gpus,
+            Path(args.out),
+            passthrough_args(args),
+            Path(args.video) if args.video else None,
+        )
     if args.cameras:
         name, cams, fps = cameras_from_yaml(args.cameras)
         opts.fps = args.fps or fps or DEFAULT_FPS
     else:
-        scenes = discover_scenes(args.scene)
-        if len(scenes) > 1:
-            return run_multi_gpu(scenes, [opts.gpu_id], Path(args.out), [])
-        name, cams = scenes[0].name, cameras_from_scene(scenes[0])
+        scene = discover_scenes(args.scene)[0]
+        name, cams = scene.name, cameras_from_scene(scene)
         rates = [r for r in (video_fps(c.uri) for c in cams) if r]
         opts.fps = args.fps or (min(rates) if rates else DEFAULT_FPS)
+    cfg = cfg.for_scene(name).with_operating_points(detector_operating_points(load_manifest())[0])
     sources = [SourceSpec(c.camera_id, c.uri) for c in cams]
     calibs = {c.camera_id: load_calibration(c.calibration, c.camera_id) for c in cams}
     out = Path(args.out)
     res = run_scene(name, sources, calibs, cfg, out, out.parent / f"{name}_deepstream", opts, args.video)
     s, p = res["summary"], res["probe"]
     print(
-        f"{name}: {s.steps} batches, {s.rows} rows, {s.identities} identities; probe: {p.batches} batches, "
+        f"{name}: {s.steps} steps, {s.rows} rows, {s.identities} identities; probe: {p.batches} batches, "
         f"{p.frames} frames, {p.objects} objects, {p.dropped_batches} dropped, {p.errors} unreadable; "
-        f"association {s.timer.ms('associate', 50):.2f} ms "
-        f"per batch (median)"
+        f"association {s.timer.ms('associate', 50):.2f} ms per step (median)"
     )
     for cam, err in res["errors"].items():
         print(f"camera {cam}: {err}")
     print(f"wrote {out}")
     return 0
+
+
+def passthrough_args(args) -> list[str]:
+    """The options of this ``mcpt run`` that every per-scene process of a split needs too."""
+    extra = []
+    if args.fps:
+        extra += ["--fps", str(args.fps)]
+    if args.config:
+        extra += ["--config", str(args.config)]
+    for o in args.overrides:
+        extra += ["--set", o]
+    for flag in ("no_refine", "no_appearance", "no_world", "tracker_reid"):
+        if getattr(args, flag, False):
+            extra.append("--" + flag.replace("_", "-"))
+    if args.encoder != "auto":
+        extra += ["--encoder", args.encoder]
+    return extra

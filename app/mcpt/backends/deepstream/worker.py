@@ -1,7 +1,11 @@
-"""The association side of the DeepStream backend: probe output -> Observations -> global ids -> results.
+"""The association side of the DeepStream backend: probe output -> time steps -> Observations -> results.
 
-Runs in its own thread so the streaming thread only ever copies metadata. One streammux batch
-is one time step of the association core; each row keeps its camera's ``frame_num``.
+Runs in its own thread so the streaming thread only ever copies metadata. nvstreammux batches are
+not time steps: a batch holds the frames that came in time, two of one camera and none of another
+(nvstreammux batches round-robin, "an average of batch-size/num-source frames ... the number
+varies"). So each camera's frames are re-timed (file: its frame number / its video's rate; live:
+its presentation time) and the ``StepAssembler`` forms the time steps exactly as the CPU backend's
+lockstep reader does; each row keeps its camera's ``frame_num``.
 """
 
 from __future__ import annotations
@@ -9,26 +13,27 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterator
 
 import numpy as np
 
 from mcpt.association.core import Associator
 from mcpt.backends.deepstream.probe import FrameObjects
 from mcpt.config import Config
-from mcpt.loop import RunSummary, run_association
+from mcpt.loop import AssociationLoop, RunSummary
 from mcpt.observation import ObservationBatch, concat_batches
 from mcpt.scene.calibration import Calibration
+from mcpt.sources.assembler import AssembledStep, StepAssembler
+from mcpt.timing import StageTimer
 from mcpt.tracking.stage import CameraTracking
 
 log = logging.getLogger(__name__)
+LIVE_MAX_WAIT_S = 1.0  # a live step waits at most this long for a late camera
 
 
-class BatchConverter:
-    """FrameObjects of one batch -> one ObservationBatch, through the same per-camera stage as the CPU backend.
-
-    nvtracker gave the local ids, so each camera's stage only computes floor positions (``observe``).
-    """
+class StepConverter:
+    """One time step's FrameObjects (one per camera at most) -> one ObservationBatch, through the same
+    per-camera stage as the CPU backend (nvtracker gave the local ids, so the stage only places boxes
+    on the floor)."""
 
     def __init__(self, scene: str, calibrations: dict[int, Calibration], cfg: Config, dim: int) -> None:
         self.scene = scene
@@ -45,51 +50,85 @@ class BatchConverter:
             self.stages[cam] = CameraTracking(cam, base.for_image(size), self.cfg.association, size, with_tracker=False)
         return self.stages[cam]
 
-    def __call__(self, step: int, frames: list[FrameObjects]) -> ObservationBatch:
-        ts = min((f.pts_s for f in frames), default=0.0)
+    def __call__(self, step: AssembledStep) -> ObservationBatch:
         parts = []
-        for f in frames:
-            stage = self._stage(f.camera_id, f.source_size)
+        for cam in sorted(step.items):
+            f: FrameObjects = step.items[cam]
+            stage = self._stage(cam, f.source_size)
             if stage is None:
                 continue
             emb = f.embeddings if f.embeddings.shape[1] == self.dim else np.zeros((len(f.boxes), self.dim), np.float32)
-            parts.append(stage.observe(self.scene, step, f.frame_num, f.pts_s, f.track_ids, f.boxes, f.scores, emb))
-        batch = concat_batches(parts, scene=self.scene, step=step, time_s=ts, dim=self.dim)
-        batch.cameras = np.array(sorted({f.camera_id for f in frames}), np.int64)
+            parts.append(
+                stage.observe(self.scene, step.index, f.frame_num, f.timestamp, f.track_ids, f.boxes, f.scores, emb)
+            )
+        batch = concat_batches(parts, scene=self.scene, step=step.index, time_s=step.timestamp, dim=self.dim)
+        batch.cameras = np.array(sorted(step.items), np.int64)
         return batch
 
 
 class AssociationWorker(threading.Thread):
-    """Runs the shared association loop (``run_association``) over the probe's queue until end of stream."""
+    """Takes ("frames", [FrameObjects]), ("eos", camera) and ("stop", None) from its inbox, forms time
+    steps and runs the shared association loop on them until stopped."""
 
-    def __init__(self, source: queue.Queue, converter: BatchConverter, cfg: Config, out, fps: float) -> None:
+    def __init__(
+        self,
+        inbox: queue.Queue,
+        converter: StepConverter,
+        cfg: Config,
+        out,
+        fps: float,
+        rates: dict[int, float | None],
+        live: bool,
+    ) -> None:
         super().__init__(name="association", daemon=True)
-        self.source = source
+        self.inbox = inbox
         self.converter = converter
         self.associator = Associator(cfg.association, fps=fps)
         self.out = out
+        self.rates = rates  # camera -> its video's frame rate (None: live, timed by presentation time)
+        periods = {c: 1.0 / r for c, r in rates.items() if r}
+        self.assembler = StepAssembler(list(rates), fps, periods, max_wait_s=LIVE_MAX_WAIT_S if live else None)
+        self.first_pts: dict[int, float] = {}
         self.summary = RunSummary(converter.scene)
-        self._done = threading.Event()
         self.error: BaseException | None = None
 
-    def finish(self) -> None:
-        """Stop after the queue is drained (call at end of stream)."""
-        self._done.set()
+    def _timestamp(self, f: FrameObjects) -> float:
+        rate = self.rates.get(f.camera_id)
+        if rate:
+            return f.frame_num / rate
+        first = self.first_pts.setdefault(f.camera_id, f.pts_s)
+        return f.pts_s - first
 
-    def _batches(self) -> Iterator[ObservationBatch]:
-        step = 0
-        while not (self._done.is_set() and self.source.empty()):
-            try:
-                frames = self.source.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            yield self.converter(step, frames)
-            step += 1
+    def finish(self) -> None:
+        """Stop after everything sent so far is associated (call at end of stream)."""
+        self.inbox.put(("stop", None))
 
     def run(self) -> None:
         try:
-            self.summary = run_association(
-                self._batches(), self.associator, self.out, self.converter.scene, progress=False, source_stage="wait"
-            )
+            with AssociationLoop(self.converter.scene, self.associator, self.out, StageTimer()) as loop:
+                self._serve(loop)
+            self.summary = loop.summary
         except BaseException as e:  # reported by the caller; the partial results file is kept
             self.error = e
+
+    def _serve(self, loop: AssociationLoop) -> None:
+        a = self.assembler
+        while True:
+            try:
+                kind, payload = self.inbox.get(timeout=0.1)
+            except queue.Empty:
+                kind, payload = "tick", None
+            if kind == "frames":
+                for f in payload:
+                    f.timestamp = self._timestamp(f)
+                    a.push(f.camera_id, f)
+            elif kind == "eos":
+                a.close(payload)
+            elif kind == "stop":
+                a.close_all()
+            for step in a.steps():
+                loop.step(self.converter(step))
+            if kind == "stop":
+                if a.stats.late:
+                    log.warning("frames that came after their step (live): %s", a.stats.late)
+                return
