@@ -87,6 +87,7 @@ class FakeGst:
 
     class PadProbeType:
         BUFFER = 16
+        EVENT_DOWNSTREAM = 512
 
     class Caps:
         @staticmethod

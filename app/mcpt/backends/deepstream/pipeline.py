@@ -225,6 +225,8 @@ def build_pipeline(gst, spec: PipelineSpec, probe=None) -> BuiltPipeline:
     built.probe_pad = probe_element.get_static_pad("src")
     if probe is not None:
         built.probe_pad.add_probe(gst.PadProbeType.BUFFER, probe, 0)
+        if hasattr(probe, "event"):  # per-camera end of stream, in band with the batches
+            built.probe_pad.add_probe(gst.PadProbeType.EVENT_DOWNSTREAM, probe.event, 0)
     return built
 
 

@@ -101,7 +101,8 @@ class MetaReader:
         for i, e in enumerate(embs):
             if e is not None and len(e) == dim:
                 n = float(np.linalg.norm(e))
-                emb[i] = e / n if n > 0 else e
+                # mcpt's ReID models end in an L2 normalisation: keep their vectors bit for bit
+                emb[i] = e / n if n > 0 and abs(n - 1.0) > 1e-5 else e
         return FrameObjects(
             camera_id=cam,
             frame_num=int(frame.frame_num),
@@ -143,8 +144,12 @@ class ProbeStats:
     errors: int = 0
 
 
+STREAM_EOS_EVENT = "nv-stream-eos"  # nvstreammux's in-band per-source end of stream (GST_NVEVENT_STREAM_EOS)
+
+
 class ProbeHandler:
-    """The pad-probe callback: read, hand the frames over, always let the buffer through."""
+    """The pad-probe callbacks: batches (read, hand the frames over) and, in band with them, nvstreammux's
+    per-source end-of-stream events; the buffer or event always goes through."""
 
     def __init__(self, reader: MetaReader, ok_return, queue_size: int = 64, blocking: bool = False) -> None:
         self.reader = reader
@@ -153,6 +158,31 @@ class ProbeHandler:
         self.blocking = blocking  # video files: wait for room (lossless); live: drop and count
         self.stopping = threading.Event()  # set when the run ends, so a blocked hand-off gives up
         self.stats = ProbeStats()
+
+    def event(self, pad, info, user_data=None):
+        """A downstream event: a camera's end of stream arrives after its last frame, as the worker needs it."""
+        ev = info.get_event()
+        if ev is not None and ev.has_name(STREAM_EOS_EVENT):
+            ok, source_id = ev.get_structure().get_uint("source-id")
+            cam = self.reader.camera_of_source.get(int(source_id)) if ok else None
+            if cam is not None:
+                self._hand_over(("eos", cam), always=True)
+        return self.ok
+
+    def _hand_over(self, item, always: bool = False) -> bool:
+        if self.blocking or always:
+            while not self.stopping.is_set():
+                try:
+                    self.queue.put(item, timeout=0.2)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+        try:
+            self.queue.put_nowait(item)
+            return True
+        except queue.Full:
+            return False
 
     def __call__(self, pad, info, user_data=None):
         buf = info.get_buffer()
@@ -169,16 +199,6 @@ class ProbeHandler:
         self.stats.batches += 1
         self.stats.frames += len(frames)
         self.stats.objects += sum(len(f.track_ids) for f in frames)
-        if self.blocking:
-            while not self.stopping.is_set():
-                try:
-                    self.queue.put(("frames", frames), timeout=0.2)
-                    break
-                except queue.Full:
-                    continue
-        else:
-            try:
-                self.queue.put_nowait(("frames", frames))
-            except queue.Full:
-                self.stats.dropped_batches += 1
+        if not self._hand_over(("frames", frames)) and not self.blocking:
+            self.stats.dropped_batches += 1
         return self.ok

@@ -206,12 +206,11 @@ def run_scene(
 
     def end_camera(cam: int) -> None:
         """A video camera that failed ends its stream: nvstreammux sends its own end of stream only once
-        every sink pad had one, so the failed camera's pad gets it now (the others go on)."""
-        if cam in ended:
-            return
-        ended.add(cam)
-        built.mux_pads[cam].send_event(Gst.Event.new_eos())
-        probe.queue.put(("eos", cam))
+        every sink pad had one, so the failed camera's pad gets it now (the others go on). nvstreammux
+        then passes the camera's end of stream downstream in band, after its last frame, to the probe."""
+        if cam not in ended:
+            ended.add(cam)
+            built.mux_pads[cam].send_event(Gst.Event.new_eos())
 
     def on_message(bus, message) -> bool:
         t = message.type
@@ -236,9 +235,8 @@ def run_scene(
             st = message.get_structure()
             if st is not None and st.get_name() == "stream-eos":
                 ok, sid = st.get_uint("stream-id")
-                if ok and sid < len(sources) and sources[sid].camera_id not in ended:
+                if ok and sid < len(sources):
                     ended.add(sources[sid].camera_id)
-                    probe.queue.put(("eos", sources[sid].camera_id))
                     log.info("camera %s: end of stream", sources[sid].camera_id)
         return True
 

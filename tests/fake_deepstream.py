@@ -1,0 +1,357 @@
+"""A DeepStream runtime that behaves like the real one where mcpt depends on its behaviour, for tests.
+
+Not only the API: the elements act as NVIDIA's do.
+
+* ``nvurisrcbin`` wraps uridecodebin: a bare path (no ``file://``) posts an ``Invalid URI`` error
+  from a child element and delivers nothing; a camera can be made to fail mid-stream (an error from
+  its decoder, no end of stream); otherwise it delivers its frames, then an end of stream on its pad.
+* ``nvstreammux`` batches round-robin with uneven shares (two frames of one camera and none of
+  another in one batch); when a sink pad gets its end of stream it sends the in-band custom event
+  ``nv-stream-eos`` (source-id) downstream after that camera's last frame and posts a ``stream-eos``
+  element message; it sends its own end of stream only when every sink pad had one. It runs in the
+  streaming thread and calls the pad probes on each batch and event: a probe that blocks stalls it,
+  as in GStreamer.
+* the bus delivers messages to the main loop; ``GLib.MainLoop.run`` dispatches until ``quit``.
+
+What the frames hold comes from a ``FrameSource`` per URI: per frame, the tracked objects
+(nvinfer + nvtracker + the ReID SGIE's tensor) and the source size.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import numpy as np
+
+from fake_gst import FakeElement, FakeGst, FakePad
+from fake_pyds import FakePyds, batch_meta, frame_meta, obj_meta, tensor_user_meta
+
+UNTRACKED = 0xFFFFFFFFFFFFFFFF
+
+
+@dataclass
+class FrameSource:
+    """What one camera delivers: ``frames[k]`` = list of (object id, box x y w h, score, embedding)."""
+
+    frames: list[list[tuple]]
+    size: tuple[int, int]
+    fps: float
+    fail_at: int | None = None  # the decoder errors at this frame (nothing after it, no end of stream)
+
+
+class Message:
+    def __init__(self, kind, src, error=None, structure=None) -> None:
+        self.type, self.src, self._error, self._structure = kind, src, error, structure
+
+    def parse_error(self):
+        return self._error, "fake debug info"
+
+    def get_structure(self):
+        return self._structure
+
+
+class Structure:
+    def __init__(self, name: str, **fields) -> None:
+        self.name, self.fields = name, fields
+
+    def get_name(self):
+        return self.name
+
+    def get_uint(self, key):
+        return (key in self.fields), self.fields.get(key, 0)
+
+
+class Event:
+    """A custom downstream event carrying a structure (as gst_nvevent_new_stream_eos builds it)."""
+
+    def __init__(self, name: str, **fields) -> None:
+        self.structure = Structure(name, **fields)
+
+    def has_name(self, name: str) -> bool:
+        return self.structure.name == name
+
+    def get_structure(self):
+        return self.structure
+
+
+class Bus:
+    def __init__(self) -> None:
+        self.messages: queue.Queue = queue.Queue()
+        self.callbacks = []
+
+    def add_signal_watch(self):
+        pass
+
+    def connect(self, signal, callback):
+        self.callbacks.append(callback)
+
+    def post(self, message: Message) -> None:
+        self.messages.put(message)
+
+    def timed_pop_filtered(self, timeout_ns, types):
+        try:
+            while True:
+                m = self.messages.get(timeout=timeout_ns / 1e9)
+                if m.type & types:
+                    return m
+        except queue.Empty:
+            return None
+
+
+class Child:
+    """An element inside a source bin (errors come from children: mcpt finds the bin through the parents)."""
+
+    def __init__(self, name, parent) -> None:
+        self.name, self.parent = name, parent
+
+    def get_name(self):
+        return self.name
+
+    def get_parent(self):
+        return self.parent
+
+
+class MuxPad(FakePad):
+    def __init__(self, owner, name, index) -> None:
+        super().__init__(owner, name)
+        self.index = index
+        self.frames: queue.Queue = queue.Queue()
+        self.eos = False
+
+    def send_event(self, event):
+        if event == "eos":
+            self.frames.put(None)
+        return True
+
+
+class NvStreamMux(FakeElement):
+    def request_pad_simple(self, name):
+        pad = MuxPad(self, name, int(name.split("_")[1]))
+        self.request_pads.append(pad)
+        return pad
+
+
+class NvUriSrcBin(FakeElement):
+    def get_parent(self):
+        return None
+
+
+class Runtime:
+    """(GLib, Gst, pyds) stand-ins; ``sources`` maps each URI to what its camera delivers."""
+
+    def __init__(self, sources: dict[str, FrameSource], seed: int = 0, max_per_batch: int = 2) -> None:
+        self.sources = sources
+        self.rng = np.random.default_rng(seed)
+        self.max_per_batch = max_per_batch
+        self.pyds = FakePyds()
+        self.gst = self._gst()
+        self.glib = SimpleNamespace(MainLoop=self._main_loop)
+        self.batches_sent = 0
+        self.probe_calls = 0
+        self.thread: threading.Thread | None = None
+        self.pipeline: FakePipeline | None = None
+
+    def modules(self):
+        return self.glib, self.gst, self.pyds
+
+    # -- Gst ---------------------------------------------------------------------------------------
+    def _gst(self):
+        gst = FakeGst()
+        rt = self
+        gst.KNOWN = gst.KNOWN | {"x264enc"}
+
+        class MessageType:
+            EOS, ERROR, ELEMENT = 1, 2, 4
+
+        class State:
+            NULL, READY, PAUSED, PLAYING = 1, 2, 3, 4
+
+        class StateChangeReturn:
+            FAILURE, SUCCESS = 0, 1
+
+        class PadProbeReturn:
+            OK = "ok"
+
+        gst.MessageType, gst.State, gst.StateChangeReturn, gst.PadProbeReturn = (
+            MessageType,
+            State,
+            StateChangeReturn,
+            PadProbeReturn,
+        )
+        gst.SECOND = 1_000_000_000
+        gst.Event = SimpleNamespace(new_eos=lambda: "eos")
+        make = gst.ElementFactory.make
+
+        class ElementFactory:
+            @staticmethod
+            def make(factory, name):
+                if factory == "nvstreammux":
+                    return NvStreamMux(factory, name)
+                if factory == "nvurisrcbin":
+                    return NvUriSrcBin(factory, name)
+                e = make(factory, name)
+                if e is not None:
+                    e.set_state = lambda state: StateChangeReturn.SUCCESS
+                return e
+
+        gst.ElementFactory = ElementFactory
+
+        class Pipeline:
+            @staticmethod
+            def new(name):
+                rt.pipeline = FakePipeline(rt)
+                return rt.pipeline
+
+        gst.Pipeline = Pipeline
+        return gst
+
+    def _main_loop(self):
+        return MainLoop(self)
+
+    # -- the streaming thread ----------------------------------------------------------------------
+    def start(self, pipeline: FakePipeline) -> None:
+        self.thread = threading.Thread(target=self._stream, args=(pipeline,), daemon=True)
+        self.thread.start()
+
+    def _stream(self, pipeline: FakePipeline) -> None:
+        mux = next(e for e in pipeline.elements if e.factory == "nvstreammux")
+        pads = {p.index: p for p in mux.request_pads}
+        srcs = [e for e in pipeline.elements if e.factory == "nvurisrcbin"]
+        bus = pipeline.bus
+        for index, src in enumerate(srcs):
+            self._start_source(src, pads[index], bus)
+        probe_pad = pipeline.probe_pad()
+        while not pipeline.stopped.is_set():
+            batch, ended = [], []
+            for index in sorted(pads):
+                pad = pads[index]
+                if pad.eos:
+                    continue
+                for _ in range(int(self.rng.integers(0, self.max_per_batch + 1))):
+                    try:
+                        item = pad.frames.get(timeout=0.05)
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        pad.eos = True
+                        ended.append(index)
+                        break
+                    batch.append(item)
+            if batch:
+                self._push(batch, probe_pad)
+            for index in ended:
+                self._event(Event("nv-stream-eos", **{"source-id": index}), probe_pad)
+                bus.post(Message(4, mux, structure=Structure("stream-eos", **{"stream-id": index})))
+            if all(p.eos for p in pads.values()):
+                bus.post(Message(1, mux))
+                return
+
+    def _start_source(self, src: NvUriSrcBin, pad: MuxPad, bus: Bus) -> None:
+        uri = src.props["uri"]
+        child = Child(f"{src.name}-uridecodebin", src)
+        if "://" not in uri:
+            bus.post(Message(2, child, error=f'Invalid URI "{uri}"'))
+            return
+        source = self.sources[uri]
+        for k, objects in enumerate(source.frames):
+            if source.fail_at is not None and k == source.fail_at:
+                bus.post(Message(2, Child(f"{src.name}-decoder", child), error="Internal data stream error"))
+                return
+            pad.frames.put((pad.index, k, objects, source))
+        pad.frames.put(None)
+
+    def _push(self, batch, probe_pad) -> None:
+        frames = []
+        for index, k, objects, source in batch:
+            metas = []
+            for oid, box, score, emb in objects:
+                user = [tensor_user_meta(np.asarray(emb, np.float32))[0]] if emb is not None else []
+                metas.append(obj_meta(UNTRACKED if oid < 0 else oid, tuple(box), conf=score, user_metas=user))
+            frames.append(
+                frame_meta(index, metas, frame_num=k, source_size=source.size, pts_ns=int(k / source.fps * 1e9))
+            )
+        address = 1000 + self.batches_sent
+        self.pyds.batches[address] = batch_meta(frames)
+        self.batches_sent += 1
+        info = SimpleNamespace(get_buffer=lambda: _Buffer(address))
+        for kind, callback, data in probe_pad.probes:
+            if kind == self.gst.PadProbeType.BUFFER:
+                self.probe_calls += 1
+                callback(probe_pad, info, data)  # blocks when the probe blocks: the stream stalls
+
+    def _event(self, event, probe_pad) -> None:
+        info = SimpleNamespace(get_event=lambda: event)
+        for kind, callback, data in probe_pad.probes:
+            if kind == self.gst.PadProbeType.EVENT_DOWNSTREAM:
+                callback(probe_pad, info, data)
+
+
+class _Buffer:
+    def __init__(self, address: int) -> None:
+        self.address = address
+
+    def __hash__(self) -> int:
+        return self.address
+
+    def __bool__(self) -> bool:
+        return True
+
+
+@dataclass
+class FakePipeline:
+    rt: Runtime
+    elements: list = field(default_factory=list)
+    bus: Bus = field(default_factory=Bus)
+    stopped: threading.Event = field(default_factory=threading.Event)
+    state: int = 1
+
+    def add(self, e):
+        self.elements.append(e)
+
+    def get_bus(self):
+        return self.bus
+
+    def probe_pad(self):
+        for e in self.elements:
+            for pad in e.pads.values():
+                if pad.probes:
+                    return pad
+        raise AssertionError("no probe attached")
+
+    def set_state(self, state):
+        gst = self.rt.gst
+        if state == gst.State.PLAYING and self.state != state:
+            self.rt.start(self)
+        if state == gst.State.NULL:
+            self.stopped.set()
+        self.state = state
+        return gst.StateChangeReturn.SUCCESS
+
+    def send_event(self, event):
+        if event == "eos":
+            self.stopped.set()
+            self.bus.post(Message(1, self))
+        return True
+
+
+class MainLoop:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.quit_event = threading.Event()
+        self.bus: Bus | None = None
+
+    def quit(self):
+        self.quit_event.set()
+
+    def run(self):
+        pipeline_bus = self.rt.pipeline.bus
+        while not self.quit_event.is_set():
+            try:
+                m = pipeline_bus.messages.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            for cb in pipeline_bus.callbacks:
+                cb(pipeline_bus, m)

@@ -1,0 +1,116 @@
+"""The DeepStream backend's real run loop (``run_scene``) end to end, on a runtime that behaves like DeepStream.
+
+nvstreammux batches unevenly, a camera fails mid-stream, scene videos are given as bare paths; the
+run must end, keep every camera's frames once with their source frame numbers, and give the same
+results as the replay backend on the same detections.
+"""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from fake_deepstream import FrameSource, Runtime
+from mcpt.backends.deepstream.config_gen import DsOptions
+from mcpt.backends.deepstream.pipeline import SourceSpec, to_uri
+from mcpt.backends.deepstream.run import run_scene
+from mcpt.backends.replay import load_perception
+from mcpt.cli import main
+from mcpt.config import REFERENCE_OPERATING_POINTS, load_config
+from mcpt.models.manifest import default_manifest_path
+from mcpt.scene.layout import discover_scene
+from mcpt.scene.results import read_rows
+from mcpt.simulate.params import make_params
+from mcpt.simulate.scene import write_scene
+from mcpt.tracking.sct import SingleCameraTracker
+
+SIZE = (320, 180)
+FAIL_CAMERA, FAIL_AT = 3, 40
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    params = make_params("medium", cameras=4, frames=80, seed=9, people_population=6, image_size=SIZE)
+    return write_scene(tmp_path_factory.mktemp("ds"), params, render=True, progress=False)
+
+
+@pytest.fixture
+def plain_manifest(tmp_path, monkeypatch):
+    """The manifest as the simulator's cached perception needs it: no box correction for its detections,
+    its 128-d embeddings in place of the ReID model's."""
+    path = tmp_path / "models.yaml"
+    text = "".join(line for line in default_manifest_path().open() if "box_width_scale" not in line)
+    path.write_text(text.replace("embedding_dim: 1280", "embedding_dim: 128"))
+    monkeypatch.setattr("mcpt.models.manifest.default_manifest_path", lambda: path)
+    return path
+
+
+def tracked_frames(scene, cfg) -> dict[str, FrameSource]:
+    """What nvinfer + nvtracker + the ReID SGIE would hand on: the cached detections through a tracker."""
+    out = {}
+    for cam in discover_scene(scene).cameras:
+        p = load_perception(cam.perception_path, cam.camera_id)
+        sct = SingleCameraTracker(cfg.association.sct, SIZE, fps=p.fps)
+        frames = []
+        for k in range(p.num_frames):
+            r = p.rows(k)
+            res = sct.update(k, p.bbox[r], p.score[r], p.embedding[r])
+            frames.append(
+                [
+                    (int(tid), res.box[i], float(p.score[r][i]), p.embedding[r][i])
+                    for i, tid in enumerate(res.track_id.tolist())
+                ]
+            )
+        fail = FAIL_AT if cam.camera_id == FAIL_CAMERA else None
+        out[to_uri(cam.video)] = FrameSource(frames, SIZE, p.fps, fail_at=fail)
+    return out
+
+
+def test_run_scene_on_uneven_batches_and_a_failing_camera_equals_the_replay(scene, plain_manifest, tmp_path):
+    cfg = load_config().with_operating_points(REFERENCE_OPERATING_POINTS)
+    rt = Runtime(tracked_frames(scene, cfg), seed=3)
+    s = discover_scene(scene)
+    sources = [SourceSpec(c.camera_id, str(c.video)) for c in s.cameras]  # bare paths, as scene folders give
+    calibs = {c.camera_id: c.calibration() for c in s.cameras}
+    out = tmp_path / "ds.txt"
+    opts = DsOptions(muxer_width=SIZE[0], muxer_height=SIZE[1], fps=10.0)
+    res = run_scene(s.name, sources, calibs, cfg, out, tmp_path / "work", opts, runtime=rt.modules())
+
+    assert rt.batches_sent > 40 and res["probe"].batches == rt.batches_sent
+    assert res["probe"].dropped_batches == 0  # files: the hand-off waits, nothing is lost
+    assert FAIL_CAMERA in res["errors"] and set(res["ended"]) == {c.camera_id for c in s.cameras}
+    # uneven batches: some held two frames of one camera, some none of another
+    assert res["summary"].steps == 80
+    rows = read_rows(out)
+    assert np.all(rows.frame[rows.camera == FAIL_CAMERA] < FAIL_AT)
+    assert rows.frame.max() == 79
+
+    # the replay backend on the same detections (camera 3 cut where it failed) gives the same results
+    ref_scene = tmp_path / "ref" / s.name
+    shutil.copytree(scene, ref_scene)
+    path = ref_scene / f"camera_{FAIL_CAMERA:04d}" / "perception.npz"
+    z = dict(np.load(path))
+    keep = z["frame_id"] < FAIL_AT
+    for k in ("frame_id", "bbox", "score", "embedding", "gt_id"):
+        z[k] = z[k][keep]
+    z["num_frames"] = np.int32(FAIL_AT)
+    np.savez(path, **z)
+    ref = tmp_path / "replay.txt"
+    assert main(["track", str(ref_scene), "--out", str(ref), "-q"]) == 0
+    assert out.read_text() == ref.read_text()
+
+
+def test_fake_nvurisrcbin_rejects_a_bare_path_as_uridecodebin_does():
+    rt = Runtime({})
+    gst = rt.gst
+    pipeline = gst.Pipeline.new("p")
+    mux = gst.ElementFactory.make("nvstreammux", "muxer")
+    src = gst.ElementFactory.make("nvurisrcbin", "source-0")
+    src.set_property("uri", "/data/scene/camera_0001/video.mp4")
+    pipeline.add(mux)
+    pipeline.add(src)
+    pad = mux.request_pad_simple("sink_0")
+    rt._start_source(src, pad, pipeline.bus)
+    m = pipeline.bus.messages.get_nowait()
+    assert m.type == gst.MessageType.ERROR and "Invalid URI" in m.parse_error()[0]
+    assert m.src.get_parent() is src and pad.frames.empty()
