@@ -13,6 +13,7 @@ from mcpt.errors import InputError
 
 # (command, module under mcpt.commands) in the order ``mcpt --help`` lists them.
 COMMANDS = (
+    ("doctor", "doctor"),
     ("demo", "demo"),
     ("run", "run"),
     ("track", "track"),
