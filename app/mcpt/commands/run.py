@@ -37,6 +37,11 @@ def configure(p: argparse.ArgumentParser) -> None:
         help="DeepStream: embeddings from nvtracker's own ReID (no SGIE), which also re-associates its tracks",
     )
     p.add_argument(
+        "--dump-observations",
+        metavar="NPZ",
+        help="DeepStream: also save every observation (camera, frame, box, score, embedding), for comparisons",
+    )
+    p.add_argument(
         "--encoder",
         choices=("auto", "hw", "sw"),
         default="auto",

@@ -138,6 +138,7 @@ def run_scene(
     opts: DsOptions,
     video: str | None = None,
     runtime=None,
+    dump: Path | None = None,
 ) -> dict:
     """One scene through the DeepStream pipeline: results in ``out``, a report as a dict.
 
@@ -187,7 +188,7 @@ def run_scene(
     )
     probe = ProbeHandler(reader, Gst.PadProbeReturn.OK, blocking=not live)
     converter = StepConverter(name, calibrations, cfg, manifest.reid.embedding_dim or 1)
-    worker = AssociationWorker(probe.queue, converter, cfg, out, opts.fps, rates, live)
+    worker = AssociationWorker(probe.queue, converter, cfg, out, opts.fps, rates, live, dump)
     built = build_pipeline(Gst, spec, probe)
     if output == "rtsp":
         serve_rtsp(opts)
@@ -322,7 +323,8 @@ def main_deepstream(args, cfg: Config) -> int:
     sources = [SourceSpec(c.camera_id, c.uri) for c in cams]
     calibs = {c.camera_id: load_calibration(c.calibration, c.camera_id) for c in cams}
     out = Path(args.out)
-    res = run_scene(name, sources, calibs, cfg, out, out.parent / f"{name}_deepstream", opts, args.video)
+    dump = Path(args.dump_observations) if getattr(args, "dump_observations", None) else None
+    res = run_scene(name, sources, calibs, cfg, out, out.parent / f"{name}_deepstream", opts, args.video, dump=dump)
     s, p = res["summary"], res["probe"]
     print(
         f"{name}: {s.steps} steps, {s.rows} rows, {s.identities} identities; probe: {p.batches} batches, "

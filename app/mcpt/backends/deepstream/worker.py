@@ -79,6 +79,7 @@ class AssociationWorker(threading.Thread):
         fps: float,
         rates: dict[int, float | None],
         live: bool,
+        dump=None,
     ) -> None:
         super().__init__(name="association", daemon=True)
         self.inbox = inbox
@@ -91,6 +92,8 @@ class AssociationWorker(threading.Thread):
         self.first_pts: dict[int, float] = {}
         self.summary = RunSummary(converter.scene)
         self.error: BaseException | None = None
+        self.dump = dump  # a .npz path: every observation (camera, frame, box, score, embedding) for checks
+        self._dumped: list = []
 
     def _timestamp(self, f: FrameObjects) -> float:
         rate = self.rates.get(f.camera_id)
@@ -127,8 +130,20 @@ class AssociationWorker(threading.Thread):
             elif kind == "stop":
                 a.close_all()
             for step in a.steps():
-                loop.step(self.converter(step))
+                out = loop.step(self.converter(step))
+                if self.dump is not None:
+                    b = out.batch
+                    self._dumped.append((b.camera_id, b.frame_id, b.bbox, b.score, b.embedding))
             if kind == "stop":
                 if a.stats.late:
                     log.warning("frames that came after their step (live): %s", a.stats.late)
+                if self.dump is not None:
+                    self._write_dump()
                 return
+
+    def _write_dump(self) -> None:
+        cols = list(zip(*self._dumped, strict=True)) if self._dumped else [[]] * 5
+        names = ("camera_id", "frame_id", "bbox", "score", "embedding")
+        np.savez(
+            self.dump, **{n: np.concatenate(c) if len(c) else np.zeros(0) for n, c in zip(names, cols, strict=True)}
+        )
