@@ -142,8 +142,15 @@ class NvUriSrcBin(FakeElement):
 class Runtime:
     """(GLib, Gst, pyds) stand-ins; ``sources`` maps each URI to what its camera delivers."""
 
-    def __init__(self, sources: dict[str, FrameSource], seed: int = 0, max_per_batch: int = 2) -> None:
+    def __init__(
+        self,
+        sources: dict[str, FrameSource],
+        seed: int = 0,
+        max_per_batch: int = 2,
+        interrupt_after_batches: int | None = None,
+    ) -> None:
         self.sources = sources
+        self.interrupt_after_batches = interrupt_after_batches
         self.rng = np.random.default_rng(seed)
         self.max_per_batch = max_per_batch
         self.pyds = FakePyds()
@@ -307,6 +314,7 @@ class FakePipeline:
     bus: Bus = field(default_factory=Bus)
     stopped: threading.Event = field(default_factory=threading.Event)
     state: int = 1
+    events: list = field(default_factory=list)  # events sent to the pipeline
 
     def add(self, e):
         self.elements.append(e)
@@ -331,6 +339,7 @@ class FakePipeline:
         return gst.StateChangeReturn.SUCCESS
 
     def send_event(self, event):
+        self.events.append(event)
         if event == "eos":
             self.stopped.set()
             self.bus.post(Message(1, self))
@@ -342,6 +351,7 @@ class MainLoop:
         self.rt = rt
         self.quit_event = threading.Event()
         self.bus: Bus | None = None
+        self.interrupt_after_batches = rt.interrupt_after_batches
 
     def quit(self):
         self.quit_event.set()
@@ -349,6 +359,8 @@ class MainLoop:
     def run(self):
         pipeline_bus = self.rt.pipeline.bus
         while not self.quit_event.is_set():
+            if self.interrupt_after_batches is not None and self.rt.batches_sent >= self.interrupt_after_batches:
+                raise KeyboardInterrupt  # Ctrl-C in the middle of the stream
             try:
                 m = pipeline_bus.messages.get(timeout=0.05)
             except queue.Empty:

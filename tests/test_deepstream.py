@@ -394,6 +394,51 @@ def test_scenes_are_spread_over_gpus(tmp_path):
     assert cmds[0][cmds[0].index("--out") + 1] == str(tmp_path / "scene_000.txt")
 
 
+def test_per_gpu_processes_get_the_runs_options(tmp_path):
+    """Audit F12d: --fps, the configuration and a video per scene reach every per-GPU process."""
+    from mcpt.backends.deepstream.run import passthrough_args
+    from mcpt.cli import build_parser
+
+    argv = "run split --backend deepstream --out r --fps 5 --set association.refine.period_s=1"
+    args = build_parser().parse_args([*argv.split(), "--tracker-reid", "--encoder", "sw", "--no-refine"])
+    extra = passthrough_args(args)
+    assert extra[:2] == ["--fps", "5.0"] and extra[2:4] == ["--set", "association.refine.period_s=1"]
+    assert {"--tracker-reid", "--no-refine"} <= set(extra) and extra[-2:] == ["--encoder", "sw"]
+    scenes = [SimpleNamespace(name="scene_007", path=tmp_path / "scene_007")]
+    cmd = gpu_commands({1: scenes}, tmp_path, extra, video_dir=tmp_path / "videos")[0]
+    assert cmd[cmd.index("--video") + 1] == str(tmp_path / "videos" / "scene_007.mp4")
+    assert cmd[-len(extra) :] == extra
+
+
+def test_software_encoder_chain_and_the_automatic_choice():
+    """Audit F5: GPUs without NVENC encode with x264 from system memory; auto tries NVENC first."""
+    from mcpt.backends.deepstream.pipeline import choose_encoder
+
+    sp = spec(2, output="file")
+    sp.encoder = "sw"
+    gst = FakeGst()
+    gst.KNOWN = gst.KNOWN | {"x264enc"}
+    e = build_pipeline(gst, sp).elements
+    assert e["encoder"].factory == "x264enc" and "NVMM" not in e["caps-enc"].props["caps"][1]
+    gst.State = SimpleNamespace(READY=2, NULL=1)
+    gst.StateChangeReturn = SimpleNamespace(FAILURE=0, SUCCESS=1)
+    FakeElementCls = type(gst.ElementFactory.make("queue", "q"))
+    FakeElementCls.set_state = lambda self, state: 0 if self.factory == "nvv4l2h264enc" else 1  # no NVENC here
+    try:
+        assert choose_encoder(gst, "auto") == "sw" and choose_encoder(gst, "hw") == "hw"
+        FakeElementCls.set_state = lambda self, state: 1
+        assert choose_encoder(gst, "auto") == "hw"
+    finally:
+        del FakeElementCls.set_state
+
+
+def test_dockerfile_keeps_numpy_below_2_and_names_the_pyds_wheel_by_python():
+    """Audit F7, F8."""
+    text = (Path(__file__).parents[1] / "Dockerfile").read_text()
+    assert "PIP_CONSTRAINT" in text and "numpy<2" in text and "opencv-python-headless<4.12" in text
+    assert "pyds-${PYDS_VERSION}-${PYDS_PY}-${PYDS_PY}-linux_x86_64.whl" in text and "py3-none" not in text
+
+
 # -- parser plugin ----------------------------------------------------------------------------------
 PLUGIN = Path(__file__).parents[1] / "plugins" / "nvdsinfer_custom_impl_mcpt"
 needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not installed")

@@ -100,6 +100,22 @@ def test_run_scene_on_uneven_batches_and_a_failing_camera_equals_the_replay(scen
     assert out.read_text() == ref.read_text()
 
 
+def test_interrupt_pushes_an_end_of_stream_through_and_closes_the_results(scene, plain_manifest, tmp_path):
+    """Audit F10: Ctrl-C sends EOS into the pipeline and waits for it before stopping (an mp4's index is
+    written at end of stream); the results file is complete, not left as .partial."""
+    cfg = load_config().with_operating_points(REFERENCE_OPERATING_POINTS)
+    rt = Runtime(tracked_frames(scene, cfg), seed=1, interrupt_after_batches=30)
+    s = discover_scene(scene)
+    sources = [SourceSpec(c.camera_id, str(c.video)) for c in s.cameras]
+    out = tmp_path / "ds.txt"
+    opts = DsOptions(muxer_width=SIZE[0], muxer_height=SIZE[1], fps=10.0)
+    res = run_scene(s.name, sources, {c.camera_id: c.calibration() for c in s.cameras}, cfg, out, tmp_path / "w",
+                    opts, runtime=rt.modules())  # fmt: skip
+    assert rt.pipeline.events == ["eos"]
+    assert out.is_file() and not out.with_name(out.name + ".partial").exists()
+    assert 0 < res["summary"].steps < 80
+
+
 def test_fake_nvurisrcbin_rejects_a_bare_path_as_uridecodebin_does():
     rt = Runtime({})
     gst = rt.gst
