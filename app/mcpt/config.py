@@ -107,7 +107,10 @@ class ClusterTrackerConfig:
     # mcpt addition: a local track (single-camera track) is kept with the cluster it joined before
     bind_gate_m: float = 2.0  # while within this distance...
     bind_emb_gate: float = 0.30  # ... and this appearance distance (cosine / 2)
-    bind_bonus: float = 0.1  # cost taken off the pair (local track, its previous cluster); can be contested
+    # cost taken off the pair (local track, its previous cluster). 0, as the reference: a bonus kept
+    # single-camera identity swaps between two people walking together (demo: cameras agreed on
+    # 81% of shared people at 0.1, 97% at 0; photoreal held-out HOTA 0.479 -> 0.493; simulated equal)
+    bind_bonus: float = 0.0
     bind_ttl_s: float = 3.0  # a binding outlives its local track's last observation by this (reference: 30 frames)
     fallback_gate_m: float = 2.0  # observations unfit for clustering join the nearest identity within this
     tentative_ttl_s: float = 0.0  # an unconfirmed cluster unseen for longer is dropped (0: at once, as the reference)
