@@ -211,3 +211,25 @@ def test_split_runs_scenes_in_parallel_and_merges(demo_scene, default_models, tm
     assert set(merged.camera.tolist()) <= {1, 2, 3, 4, 5, 6}
     assert {1, 4} <= set(merged.camera.tolist())
     assert "scene_002" in proc.stdout
+
+
+def test_demo_scores_itself_on_a_rendered_scene(demo_scene, default_models, tmp_path):
+    """The demo's photoreal step renders a scene with ground truth, runs the pipeline on its videos and
+    scores the result (walkers cut from vtest.avi's first 60 frames: the demo's bank takes minutes)."""
+    from mcpt.commands.demo import PHOTOREAL, score_on_photoreal
+    from mcpt.demo import VTEST
+    from mcpt.models.detector import PersonDetector
+    from mcpt.models.manifest import load_manifest
+    from mcpt.simulate.sprites import build_sprite_bank
+
+    spec = load_manifest().detector
+    bank = build_sprite_bank(VTEST, PersonDetector(spec.onnx, spec.width, spec.height, 0.1), max_frames=60)
+    assert len(bank) >= 2
+    lines = score_on_photoreal(tmp_path, 3.0, progress=False, bank=bank)
+    scene = tmp_path / "scene_001"
+    gt = read_rows(scene / "ground_truth.txt")
+    assert len(list(scene.glob("camera_*/video.mp4"))) == PHOTOREAL["cameras"]
+    assert (tmp_path / "results.txt").is_file() and not (tmp_path / "results.txt.partial").exists()
+    assert f"identities for {len(np.unique(gt.obj))} people" in lines[0]
+    hota = float(lines[0].split("HOTA ")[1].split(",")[0])
+    assert 0.2 < hota <= 1.0  # the detector sees the rendered walkers and the tracker follows them
