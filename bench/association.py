@@ -231,7 +231,7 @@ def memory(minutes: float, cameras: int, people: int, fps: float = 10.0) -> str:
             cfg.association,
             c.image_size,
         )
-        for c in sim.cameras
+        for c in sim.calibrated
     ]
     assoc = Associator(cfg.association, fps)
     reset_peak_rss()  # the peak of building the simulation is not the tracker's

@@ -128,16 +128,16 @@ def test_duplicate_clusters_of_one_person_are_merged():
     rng = np.random.default_rng(4)
     a = identity(1)
     assoc = Associator(AssociationConfig())
-    # camera 2's floor position is 1.3 m off at first (a bad calibration region): two clusters form
-    # and are confirmed; once the positions agree they are merged into the older one
+    # camera 2's floor position is 2.5 m off at first (a bad calibration region, beyond the 1.5 m gate):
+    # two clusters form and are confirmed; once the positions agree, one identity is left (camera 2's
+    # observations join the older cluster or the two merge), and the duplicate's id is not output again
     stream = [
-        batch(t, [(1, 1, (2.0, 2.0), look(a, rng)), (2, 1, (2.0 + (1.3 if t < 40 else 0.1), 2.0), look(a, rng))])
+        batch(t, [(1, 1, (2.0, 2.0), look(a, rng)), (2, 1, (2.0 + (2.5 if t < 40 else 0.1), 2.0), look(a, rng))])
         for t in range(80)
     ]
     steps = run(assoc, stream)
     assert len({int(g) for g in steps[35].global_id}) == 2
-    assert assoc.stats.merges == 1
-    assert steps[-1].global_id[0] == steps[-1].global_id[1] == 1
+    assert all(s.global_id[0] == s.global_id[1] == 1 for s in steps[-30:])
 
 
 def test_same_input_same_output():
@@ -271,3 +271,76 @@ def test_reference_config_turns_off_the_additions():
     assert cfg.sct.min_iou == 0 and cfg.tracker.bind_bonus == 0 and cfg.tracker.lost_emb_thresh == 0.30
     assert cfg.refine.merge_established is False and cfg.position.fuse is False
     assert cfg.refine.split_emb == AssociationConfig().refine.split_emb  # shared values unchanged
+
+
+def test_a_mannequin_is_held_back_and_a_person_standing_still_is_kept():
+    """Two cameras see a mannequin (never moves) and a person who walks in and then stands for 30 s
+    beside it: the person's rows go on, the mannequin's stop once it is static_after_s old, and a
+    mannequin found again at the same spot (a new identity after a gap) is held back at once."""
+    rng = np.random.default_rng(3)
+    person, dummy = identity(1), identity(2)
+    cfg = AssociationConfig()
+    after = round(cfg.tracker.static_after_s * 10)
+
+    def person_at(t):
+        return (5.0, 2.0 + min(t, 30) * 0.1)  # walks 3 m, then stands at (5, 5)
+
+    def seen(t, with_dummy=True):
+        rows = [(c, 10 + c, person_at(t), look(person, rng)) for c in (1, 2)]
+        if with_dummy:
+            rows += [(c, 20 + c, (6.0 + 0.02 * rng.normal(), 5.0), look(dummy, rng)) for c in (1, 2)]
+        return rows
+
+    assoc = Associator(cfg)
+    steps = run(assoc, [batch(t, seen(t)) for t in range(400)])
+    pid = steps[-1].global_id[0]
+    assert pid >= 0 and all(s.global_id[0] == pid and s.global_id[1] == pid for s in steps[40:])
+    dummy_out = [t for t, s in enumerate(steps) if (s.global_id[2:] >= 0).any()]
+    assert dummy_out and max(dummy_out) < after + 5  # output while young, then held back
+    assert assoc.stats.still_spots == 1
+    # the mannequin unseen past its lost time-to-live comes back as a new cluster: held back from the start
+    gap = [batch(t, seen(t, with_dummy=False)) for t in range(400, 400 + round(cfg.tracker.lost_ttl_s * 10) + 10)]
+    run(assoc, gap)
+    t0 = gap[-1].step + 1
+    back = run(assoc, [batch(t, seen(t)) for t in range(t0, t0 + 40)])
+    assert all((s.global_id[2:] < 0).all() for s in back)
+    assert all(s.global_id[0] == pid for s in back)
+    # with the mechanism off, the mannequin is an identity like any other
+    off = Associator(AssociationConfig(tracker=type(cfg.tracker)(static_after_s=0.0)))
+    steps_off = run(off, [batch(t, seen(t)) for t in range(400)])
+    assert (steps_off[-1].global_id[2:] >= 0).all()
+
+
+def test_camera_offsets_are_learnt_relative_to_the_cameras_that_see_the_same_people():
+    """Three cameras see people together; camera 2's calibration puts everyone 0.4 m too far in x.
+    With self-calibration the learnt offsets single out camera 2 and sum to zero (no common drift)."""
+    rng = np.random.default_rng(5)
+    people = [identity(k) for k in range(3)]
+    bias = {1: np.zeros(2), 2: np.array([0.4, 0.0]), 3: np.zeros(2)}
+
+    def stream(n):
+        out = []
+        for t in range(n):
+            seen = []
+            for k, p in enumerate(people):
+                truth = np.array([2.0 + 3 * k + 0.02 * t, 3.0 + k])
+                for c in (1, 2, 3):
+                    xy = truth + bias[c] + rng.normal(scale=0.05, size=2)
+                    seen.append((c, 10 * c + k, tuple(xy), look(p, rng)))
+            out.append(batch(t, seen))
+        return out
+
+    base = AssociationConfig()
+    on = AssociationConfig(position=type(base.position)(self_calibrate=True))
+    assoc = Associator(on)
+    steps = run(assoc, stream(300))
+    offsets = {c: np.array([dx, dy]) for c, dx, dy, _ in assoc.camera_offsets()}
+    assert offsets[2][0] == pytest.approx(0.4 * 2 / 3, abs=0.05)  # relative to the three cameras' mean
+    assert offsets[1][0] == pytest.approx(-0.4 / 3, abs=0.05)
+    assert np.allclose(sum(offsets.values()), 0.0, atol=1e-6)
+    # corrected, the three cameras agree: one identity per person, every row on it
+    assert len({int(g) for g in steps[-1].global_id}) == 3 and (steps[-1].global_id >= 0).all()
+    # off by default (measured worse on the site preset, see config.py): nothing learnt
+    plain = Associator(base)
+    run(plain, stream(50))
+    assert plain.camera_offsets() == []

@@ -42,6 +42,7 @@ class RunSummary:
     wall_s: float = 0.0
     timer: StageTimer = field(default_factory=StageTimer)
     assoc_stats: dict = field(default_factory=dict)
+    camera_offsets: list = field(default_factory=list)  # (camera, dx, dy, observations) learnt online
 
     def steps_per_s(self) -> float:
         return self.steps / self.wall_s if self.wall_s > 0 else 0.0
@@ -99,7 +100,10 @@ class AssociationLoop:
             "merges": st.merges,
             "relinks": st.relinks,
             "lost_revived": st.lost_revived,
+            "still_rows": st.still_rows,
+            "still_spots": st.still_spots,
         }
+        s.camera_offsets = self.associator.camera_offsets()
         return s
 
     def abort(self) -> None:

@@ -50,6 +50,18 @@ def run_table(summaries: list[RunSummary]) -> str:
     return format_table([*head, "splits", "merges", "relinks"], rows, digits=2)
 
 
+def association_notes(summary: RunSummary) -> str:
+    """Still objects held back, and the floor offset learnt per camera (position.self_calibrate)."""
+    st = summary.assoc_stats
+    parts = []
+    if st.get("still_spots", 0):
+        parts.append(f"still objects (never moved): {st['still_spots']} spots, {st['still_rows']} rows held back")
+    if summary.camera_offsets:
+        rows = [[c, dx, dy, (dx * dx + dy * dy) ** 0.5, n] for c, dx, dy, n in summary.camera_offsets]
+        parts.append(format_table(["camera", "offset x m", "offset y m", "|offset| m", "learnt from"], rows, digits=2))
+    return "\n".join(parts)
+
+
 def camera_table(res: PipelineResult) -> str:
     """Every camera of the run, the failed ones included, with its decoding figures and why it failed."""
     rows = []
@@ -79,4 +91,6 @@ def pipeline_report(res: PipelineResult) -> str:
         f"{s.scene}: {s.steps} steps in {s.wall_s:.1f} s ({s.steps_per_s():.2f} steps/s), {s.rows} rows, "
         f"{s.identities} identities; ONNX Runtime {res.ort_s:.1f} s, wall / inference = {res.wall_per_inference:.2f}"
     )
-    return "\n".join([head, "", stage_table(s), "", camera_table(res)])
+    parts = [head, "", stage_table(s), "", camera_table(res)]
+    notes = association_notes(s)
+    return "\n".join([*parts, "", notes] if notes else parts)

@@ -38,6 +38,9 @@ class WorldDistanceBaseline:
         self.next_out_id = 1
         self.stats = AssociatorStats()
 
+    def camera_offsets(self) -> list[tuple[int, float, float, int]]:
+        return []  # positions as calibrated
+
     def update(self, batch: ObservationBatch) -> StepResult:
         n = len(batch)
         self.stats.steps += 1

@@ -32,6 +32,7 @@ from mcpt.association.bindings import LocalTrackBindings
 from mcpt.association.fusion import fuse_positions
 from mcpt.association.grouping import group_observations
 from mcpt.association.kalman import PointKalman
+from mcpt.association.offsets import CameraOffsets
 from mcpt.association.refine import refine
 from mcpt.association.steps import StepCounts
 from mcpt.association.store import LOST, TENTATIVE, TRACKED, ClusterStore
@@ -74,6 +75,8 @@ class AssociatorStats:
     merges: int = 0
     relinks: int = 0
     lost_revived: int = 0
+    still_rows: int = 0  # rows held back: observations of identities that never moved (mannequins)
+    still_spots: int = 0  # floor spots where a still object was found
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,8 @@ class Associator:
         self.next_out_id = 1
         self.stats = AssociatorStats()
         self.camera_index: dict[int, int] = {}
+        self.still_spots = np.zeros((0, 2))  # where still objects stand: a new identity there is one too
+        self.offsets = CameraOffsets(cfg.position.offset_rate, cfg.position.offset_max_m)
 
     # -- one step --------------------------------------------------------------------------------
     def update(self, batch: ObservationBatch) -> StepResult:
@@ -159,6 +164,8 @@ class Associator:
         self._predict(t)
         cams = batch.camera_id.astype(np.int64)
         world = batch.world_xy.astype(np.float64)
+        if cfg.position.self_calibrate:
+            world = self.offsets.correct(cams, world)
         boxes = batch.bbox.astype(np.float64)
         std = batch.world_std if batch.world_std is not None else np.full(n, np.nan)
         std = np.where(np.isfinite(std), std, cfg.position.meas_std)
@@ -277,6 +284,8 @@ class Associator:
             s.hits[slots_seen] > 0,
             cfg.position.outlier_m,
         )
+        if cfg.position.self_calibrate:
+            self._learn_offsets(inp, rows[pw], group[pw], meas, slots_seen)
         if cfg.use_appearance:
             self._add_bank_features(inp, rows, group, slots_seen)
         has = np.isfinite(meas[:, 0])
@@ -290,6 +299,7 @@ class Associator:
         if upd.any():
             sl = slots_seen[upd]
             s.mean[sl], s.cov[sl] = self.kf.update(s.mean[sl], s.cov[sl], meas[upd], meas_var[upd])
+        self._track_movement(slots_seen[has])
         s.hits[slots_seen] += 1
         s.misses[slots_seen] = 0
         s.last[slots_seen] = t
@@ -327,6 +337,10 @@ class Associator:
         cid[ok] = s.cid[assign[ok]]
         out = ok.copy()
         out[ok] = s.out_id[assign[ok]] >= 0
+        still = np.zeros(n, bool)
+        still[out] = self._still(assign[out], inp.t)
+        out &= ~still
+        self.stats.still_rows += int(still.sum())
         gid[out] = s.out_id[assign[out]]
         position[out] = s.mean[assign[out], :2]
         if not self.cfg.position.fuse:
@@ -337,6 +351,57 @@ class Associator:
         return StepResult(inp.t, gid, position, cid, a.stage)
 
     # -- helpers ---------------------------------------------------------------------------------
+    def _learn_offsets(self, inp: StepInput, rows: np.ndarray, group: np.ndarray, meas: np.ndarray, slots) -> None:
+        """Confirmed identities seen by two or more cameras: each camera's point against their weighted
+        mean (by precision: a far view, whose calibration error is largest, moves the offsets least)."""
+        ok = (self.store.out_id[slots[group]] >= 0) & np.isfinite(meas[group, 0])
+        ok &= np.linalg.norm(inp.world[rows] - meas[group], axis=1) <= self.cfg.position.outlier_m
+        rows, group = rows[ok], group[ok]
+        per_cluster = np.bincount(group, minlength=len(slots))
+        multi = per_cluster[group] >= 2
+        if not multi.any():
+            return
+        rows, group = rows[multi], group[multi]
+        pts = inp.world[rows]
+        w = 1.0 / np.maximum(inp.std[rows], 0.05) ** 2
+        w /= w.mean()
+        sums = np.zeros((len(slots), 2))
+        np.add.at(sums, group, w[:, None] * pts)
+        weight = np.bincount(group, weights=w, minlength=len(slots))
+        centre = sums / np.maximum(weight, 1e-12)[:, None]
+        # weighted residuals of one identity sum to zero: the offsets of cameras seeing it do not drift
+        self.offsets.learn(inp.cams[rows], w[:, None] * (pts - centre[group]))
+
+    def camera_offsets(self) -> list[tuple[int, float, float, int]]:
+        """(camera, dx, dy in metres, observations learnt from): the floor offsets taken off each camera."""
+        return self.offsets.table()
+
+    def _track_movement(self, slots: np.ndarray) -> None:
+        """Remember where each cluster was first placed and whether it ever went far from there."""
+        s = self.store
+        fresh = slots[np.isnan(s.origin[slots, 0])]
+        s.origin[fresh] = s.mean[fresh, :2]
+        d = np.linalg.norm(s.mean[slots, :2] - s.origin[slots], axis=1)
+        s.moved[slots] |= d > self.cfg.tracker.static_move_m
+
+    def _still(self, slots: np.ndarray, t: int) -> np.ndarray:
+        """Per slot: a still object (never moved, and old enough or standing where one was found)."""
+        after = self.steps.static_after
+        if after <= 0 or not len(slots):
+            return np.zeros(len(slots), bool)
+        s, reach = self.store, self.cfg.tracker.static_move_m
+        unmoved = ~s.moved[slots] & np.isfinite(s.origin[slots, 0])
+        old = unmoved & (t - s.start[slots] >= after)
+        for p in s.origin[np.unique(slots[old])]:
+            if not len(self.still_spots) or np.min(np.linalg.norm(self.still_spots - p, axis=1)) > reach:
+                self.still_spots = np.vstack([self.still_spots, p])
+                self.stats.still_spots += 1
+        near = np.zeros(len(slots), bool)
+        if len(self.still_spots):
+            d = np.linalg.norm(s.origin[slots][:, None, :] - self.still_spots[None], axis=2)
+            near = unmoved & (d.min(axis=1) <= reach)
+        return old | near
+
     def _ensure_store(self, dim: int) -> ClusterStore:
         if self.store is None:
             t = self.cfg.tracker

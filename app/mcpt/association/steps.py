@@ -20,6 +20,7 @@ class StepCounts:
     established: int  # clusters older than this are established
     merge_warmup: int  # established clusters may merge during the first steps of a run
     cannot_link: int  # window of the "one camera saw both" test (>= 1)
+    static_after: int  # an identity that never moved is a still object after this many steps (0 = never)
 
     @classmethod
     def at(cls, cfg: AssociationConfig, fps: float) -> StepCounts:
@@ -35,4 +36,5 @@ class StepCounts:
             established=to_steps(rc.established_s, fps),
             merge_warmup=to_steps(rc.merge_warmup_s, fps),
             cannot_link=max(1, to_steps(rc.cannot_link_s, fps)),
+            static_after=to_steps(tc.static_after_s, fps),
         )

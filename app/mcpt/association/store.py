@@ -63,6 +63,8 @@ class ClusterStore:
         grow("dirty", (), bool)  # bank changed since the last split check
         # cameras (as bits, camera index mod 64) that saw the cluster in each of the last seen_window steps
         grow("seen", (self.seen_window,), np.uint64)
+        grow("origin", (2,), np.float64, np.nan)  # the first fused position
+        grow("moved", (), bool)  # ever farther than the still-object distance from ``origin``
         self.capacity = cap
 
     # -- slots ---------------------------------------------------------------------------------
@@ -86,6 +88,8 @@ class ClusterStore:
         self.smooth[slots] = 0
         self.dirty[slots] = False
         self.seen[slots] = 0
+        self.origin[slots] = np.nan
+        self.moved[slots] = False
         return slots
 
     def free(self, slots: np.ndarray) -> None:

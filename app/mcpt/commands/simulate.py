@@ -31,9 +31,17 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cameras", type=positive_int, default=4, help="cameras per scene (default 4)")
     p.add_argument("--people", type=positive_int, default=10, help="people present at once, on average (default 10)")
     p.add_argument("--frames", type=positive_int, default=300, help="frames per camera (default 300)")
-    p.add_argument("--fps", type=positive_float, default=DEFAULT_FPS, help=f"frame rate (default {DEFAULT_FPS:g})")
+    p.add_argument(
+        "--fps", type=positive_float, default=None, help=f"frame rate (default {DEFAULT_FPS:g}; the site preset: 30)"
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--difficulty", choices=DIFFICULTIES, default="medium", help="perception preset (default medium)")
+    p.add_argument(
+        "--difficulty",
+        choices=DIFFICULTIES,
+        default="medium",
+        help="preset (default medium); `site`: rooms joined by unseen corridors, partial views, calibration "
+        "error, mannequins, desks, uniforms, 30 fps",
+    )
     p.add_argument("--scenes", type=positive_int, default=1, help="number of scenes, seeds seed, seed+1, ...")
     p.add_argument("--scene-id", type=positive_int, default=1, help="number of the first scene (default 1)")
     p.add_argument("--first-camera", type=positive_int, default=1, help="number of the first camera (global ids)")

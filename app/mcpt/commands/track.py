@@ -87,7 +87,7 @@ def track_scene(
 
 def main(args: argparse.Namespace) -> int:
     from mcpt.scene.layout import discover_scenes
-    from mcpt.summary import run_table, stage_table
+    from mcpt.summary import association_notes, run_table, stage_table
 
     cfg = config_from_args(args)
     scenes = discover_scenes(args.scene)
@@ -110,6 +110,9 @@ def main(args: argparse.Namespace) -> int:
     print(run_table(summaries))
     print()
     print(stage_table(summaries[-1]) if len(summaries) == 1 else "")
+    notes = association_notes(summaries[-1]) if len(summaries) == 1 else ""
+    if notes:
+        print(notes)
     print(f"wrote {out}")
     if args.eval:
         from mcpt.evaluation.run import run_eval

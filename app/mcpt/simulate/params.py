@@ -50,6 +50,34 @@ class PerceptionParams:
 
 
 @dataclass(frozen=True)
+class SiteParams:
+    """A real site's layout and faults (the ``site`` preset).
+
+    Rooms in a row, joined by corridors that no camera sees; each room has its own cameras, aimed at
+    parts of it (some floor seen by one camera only, some by none); every room has one outside door.
+    The calibration files are written from a camera pose a little off the true one, as a hand-made
+    calibration is: magnitudes chosen so that the own-camera floor error is ~0.2-0.5 m at 10 m, what
+    hand-picked floor points give. Mannequins/posters are static "people" every camera of the room
+    detects; desks hide the legs of whoever stands at them (the box ends at the desk's edge); staff
+    wear one of two uniforms (near-identical appearance).
+    """
+
+    rooms: int = 3
+    corridor_m: float = 6.0  # the unseen walk between two neighbouring rooms' doors
+    room_change_prob: float = 0.35  # at a waypoint, the chance to walk to a neighbouring room
+    hfov_deg: tuple[float, float] = (45.0, 70.0)  # narrower than the shared-floor cameras: partial views
+    calib_rotation_deg: float = 0.5  # std of the written calibration's pose error, per axis
+    calib_focal: float = 0.02  # relative std of its focal-length error
+    calib_position_m: float = 0.1  # std of its camera-position error, per axis
+    mannequins_per_room: float = 1.0  # mean number of static person-like objects per room
+    desks_per_room: int = 2
+    desk_m: tuple[float, float] = (1.6, 0.8)
+    desk_cut: float = 0.45  # share of a person's box height the desk hides (from the bottom)
+    uniform_share: float = 0.2  # share of identities in one of two uniforms
+    uniform_similarity: float = 0.93  # cosine similarity of a uniformed person's look to the uniform
+
+
+@dataclass(frozen=True)
 class SimParams:
     cameras: int = 4
     frames: int = 300
@@ -60,6 +88,7 @@ class SimParams:
     hfov_range_deg: tuple[float, float] = (55.0, 90.0)
     people: PeopleParams = PeopleParams()
     perception: PerceptionParams = PerceptionParams()
+    site: SiteParams | None = None  # None: one shared floor that every camera looks at
 
 
 PRESETS: dict[str, dict[str, dict]] = {
@@ -97,12 +126,19 @@ PRESETS: dict[str, dict[str, dict]] = {
             "occlusion_mix": 0.8,
         },
     },
+    # a real site (SiteParams): rooms, blind corridors, partial views, calibration error, mannequins,
+    # desks, uniforms; returns after 20-90 s through any door; 30 fps as AIC24
+    "site": {
+        "people": {"group_share": 0.3, "return_prob": 0.4, "return_gap_s": (20.0, 90.0), "area_per_person_m2": 12.0},
+        "perception": {"fp_rate": 0.2, "crowd_rate_per_min": 0.3, "lookalike_share": 0.2},
+        "top": {"fps": 30.0},
+    },
 }
 DIFFICULTIES = tuple(PRESETS)
 
 
 def make_params(difficulty: str = "medium", **overrides) -> SimParams:
-    """Preset parameters with top-level, ``people_*`` and ``perception_*`` keyword overrides."""
+    """Preset parameters with top-level, ``people_*``, ``perception_*`` and ``site_*`` keyword overrides."""
     if difficulty not in PRESETS:
         raise ValueError(f"unknown difficulty {difficulty!r}; expected one of {', '.join(DIFFICULTIES)}")
     preset = PRESETS[difficulty]
@@ -110,6 +146,7 @@ def make_params(difficulty: str = "medium", **overrides) -> SimParams:
     perception = replace(PerceptionParams(), **preset["perception"])
     top = {}
     people_names = {f.name for f in fields(PeopleParams)}
+    site_names = {f.name for f in fields(SiteParams)}
     perception_names = {f.name for f in fields(PerceptionParams)}
     for key, value in overrides.items():
         if value is None:
@@ -118,8 +155,13 @@ def make_params(difficulty: str = "medium", **overrides) -> SimParams:
             people = replace(people, **{key[7:]: value})
         elif key.startswith("perception_") and key[11:] in perception_names:
             perception = replace(perception, **{key[11:]: value})
-        elif key in {f.name for f in fields(SimParams)}:
+        elif key in {f.name for f in fields(SimParams)} or (key.startswith("site_") and key[5:] in site_names):
             top[key] = value
         else:
             raise ValueError(f"unknown simulation parameter {key!r}")
-    return SimParams(people=people, perception=perception, **top)
+    site = SiteParams() if difficulty == "site" else None
+    top = {**preset.get("top", {}), **top}
+    for key in list(top):
+        if key.startswith("site_") and key[5:] in site_names:
+            site = replace(site or SiteParams(), **{key[5:]: top.pop(key)})
+    return SimParams(people=people, perception=perception, site=site, **top)

@@ -5,6 +5,8 @@ bursts), false positives with random embeddings, occluded people merged into the
 box, and bursts of unannotated static "people" (posters, a crowd behind glass) in one view.
 Embeddings are identity prototype + shared offset + camera bias + viewpoint + noise, mixed with
 the occluder's appearance when occluded; some identities are look-alikes of others.
+On a site (``SiteParams``) also: mannequins every camera of their room detects in every frame (the
+same look each time), desks that cut the boxes of people standing at them, and uniforms.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from mcpt.simulate.cameras import PinholeCamera
-from mcpt.simulate.params import PerceptionParams
+from mcpt.simulate.params import PerceptionParams, SiteParams
 from mcpt.simulate.world import Population
 
 FP_ID = -1  # a false positive
@@ -63,8 +65,10 @@ class PerceptionModel:
         cameras: list[PinholeCamera],
         rng: np.random.Generator,
         fps: float,
+        site: SiteParams | None = None,
     ) -> None:
         self.p = params
+        self.site = site
         self.pop = population
         self.cameras = cameras
         self.rng = rng
@@ -81,12 +85,79 @@ class PerceptionModel:
                 ortho = _unit(protos[i] - (protos[i] @ protos[j]) * protos[j])
                 protos[i] = _unit(s * protos[j] + np.sqrt(1 - s * s) * ortho)
                 self.lookalike_of[i] = j
+        self.uniform_of = np.full(n_ids, -1)
+        self.mannequin_xy = np.zeros((0, 2))
+        self.desks = np.zeros((0, 4))  # x0 y0 x1 y1 on the floor
+        self.cam_room = np.full(len(cameras), -1)  # a site's walls: a camera sees its own room only
+        if site is not None:
+            self._site_objects(site, protos)
+            self.cam_room = np.array([population.floor.room_of(c.centre[:2]) for c in cameras])
         self.prototypes = protos
         scale = 1.0 / np.sqrt(d)
         self.camera_bias = rng.normal(scale=scale, size=(len(cameras), d)) * params.camera_bias
         self.view_bias = rng.normal(scale=scale, size=(n_ids, len(cameras), d)) * params.view_bias
         self.latent = rng.normal(size=(n_ids, len(cameras)))
         self.crowds: list[list[tuple[int, np.ndarray, np.ndarray]]] = [[] for _ in cameras]
+
+    def _site_objects(self, site: SiteParams, protos: np.ndarray) -> None:
+        """Uniforms (prototypes pulled onto one of two looks), mannequins and desks per room."""
+        rng, d, fl = self.rng, self.p.embedding_dim, self.pop.floor
+        uniforms = _unit(rng.normal(size=(2, d)))
+        s = site.uniform_similarity
+        for i in range(len(protos)):
+            if rng.random() < site.uniform_share:
+                u = int(rng.integers(2))
+                ortho = _unit(protos[i] - (protos[i] @ uniforms[u]) * uniforms[u])
+                protos[i] = _unit(s * uniforms[u] + np.sqrt(1 - s * s) * ortho)
+                self.uniform_of[i] = u
+        mannequins, desks = [], []
+        for room in range(len(fl.room_boxes)):
+            for _ in range(int(rng.poisson(site.mannequins_per_room))):
+                mannequins.append(fl.random_point(rng, room))
+            for _ in range(site.desks_per_room):
+                c = fl.random_point(rng, room)
+                w, h = site.desk_m if rng.random() < 0.5 else site.desk_m[::-1]
+                desks.append([c[0] - w / 2, c[1] - h / 2, c[0] + w / 2, c[1] + h / 2])
+        self.mannequin_xy = np.array(mannequins).reshape(-1, 2)
+        self.mannequin_look = _unit(rng.normal(size=(len(self.mannequin_xy), d)))
+        self.desks = np.array(desks).reshape(-1, 4)
+
+    def at_desk(self, xy: np.ndarray) -> np.ndarray:
+        """Whether each floor point is within half a metre of a desk (standing at it: legs hidden)."""
+        if not len(self.desks) or not len(xy):
+            return np.zeros(len(xy), bool)
+        m = 0.5
+        x, y = xy[:, 0:1], xy[:, 1:2]
+        d = self.desks
+        inside = (x >= d[:, 0] - m) & (x <= d[:, 2] + m) & (y >= d[:, 1] - m) & (y <= d[:, 3] + m)
+        return inside.any(axis=1)
+
+    def _in_room(self, ci: int, xy: np.ndarray) -> np.ndarray:
+        """Whether each floor point is inside camera ``ci``'s room (everything, off a site)."""
+        room = self.cam_room[ci]
+        if room < 0:
+            return np.ones(len(xy), bool)
+        x0, y0, x1, y1 = self.pop.floor.room_boxes[room]
+        return (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
+
+    def _mannequins(self, cam: PinholeCamera, ci: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Boxes, scores and embeddings of the mannequins this camera sees (most frames: a detector's
+        verdict on a still object hardly changes)."""
+        d = self.p.embedding_dim
+        if not len(self.mannequin_xy):
+            return np.zeros((0, 4)), np.zeros(0), np.zeros((0, d), np.float32)
+        box = self._person_box_at(cam, self.mannequin_xy, np.full(len(self.mannequin_xy), 1.75))
+        depth = cam.depth(np.concatenate([self.mannequin_xy, np.zeros((len(self.mannequin_xy), 1))], axis=1))
+        w, h = cam.image_size
+        x1, y1 = box[:, 0] + box[:, 2], box[:, 1] + box[:, 3]
+        inside = (depth > 1.0) & (box[:, 0] > 0) & (x1 < w) & (box[:, 1] > 0) & (y1 < h)
+        inside &= self._in_room(ci, self.mannequin_xy)
+        seen = np.flatnonzero(inside & (self.rng.random(len(box)) < 0.9))
+        b = box[seen] + self.rng.normal(size=(len(seen), 4)) * 0.01 * box[seen, 3:4]
+        score = np.clip(self.rng.normal(0.7, 0.08, size=len(seen)), 0.1, 0.95)
+        e = self.p.common * self.common + self.mannequin_look[seen] + self.camera_bias[ci]
+        e = e + self.rng.normal(scale=self.p.noise / np.sqrt(d), size=e.shape)
+        return b, score, _unit(e).astype(np.float32)
 
     # -- helpers ---------------------------------------------------------------------------------
     def _boxes(self, cam: PinholeCamera, ids: np.ndarray, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -188,7 +259,7 @@ class PerceptionModel:
             area_full = np.maximum(full[:, 2] * full[:, 3], 1e-9)
             vis = np.where(ok, clipped[:, 2] * clipped[:, 3] / np.nan_to_num(area_full, nan=1.0), 0.0)
             min_h = 12.0 * size[1] / 1080.0
-            keep = ok & (vis >= MIN_VISIBLE_FRACTION) & (clipped[:, 3] >= min_h)
+            keep = ok & (vis >= MIN_VISIBLE_FRACTION) & (clipped[:, 3] >= min_h) & self._in_room(ci, xy)
         else:
             keep = np.zeros(0, bool)
         k_ids, k_xy = ids[keep], xy[keep]
@@ -232,6 +303,10 @@ class PerceptionModel:
         det_box = box[di]
         hgt = det_box[:, 3:4]
         det_box = det_box + self.rng.normal(size=det_box.shape) * p.box_jitter * hgt
+        if self.site is not None:
+            # a desk hides the legs: the box ends at its edge, the feet are not seen
+            cut = self.at_desk(k_xy[di])
+            det_box[cut, 3] *= 1.0 - self.site.desk_cut
         det_score = np.clip(self.rng.normal(p.score_mean - 0.35 * occ[di], p.score_std), 0.05, 0.99)
         det_emb = self._embed(k_ids[di], ci, mix_ids[di], mix_w[di])
         det_gt = k_ids[di].copy()
@@ -263,10 +338,13 @@ class PerceptionModel:
         cr_box_a = np.concatenate(cr_box)
         cr_score = np.clip(self.rng.normal(0.6, 0.15, size=len(cr_box_a)), 0.1, 0.95)
 
-        all_box = np.concatenate([det_box, fp_box, cr_box_a])
-        all_score = np.concatenate([det_score, fp_score, cr_score])
-        all_emb = np.concatenate([det_emb, fp_emb, *cr_emb])
-        all_gt = np.concatenate([det_gt, np.full(len(fp_box), FP_ID), np.full(len(cr_box_a), CROWD_ID)])
+        mq_box, mq_score, mq_emb = self._mannequins(cam, ci)
+        all_box = np.concatenate([det_box, fp_box, cr_box_a, mq_box])
+        all_score = np.concatenate([det_score, fp_score, cr_score, mq_score])
+        all_emb = np.concatenate([det_emb, fp_emb, *cr_emb, mq_emb])
+        all_gt = np.concatenate(
+            [det_gt, np.full(len(fp_box), FP_ID), np.full(len(cr_box_a), CROWD_ID), np.full(len(mq_box), FP_ID)]
+        )
         # clip to the image, drop slivers, and shuffle so order carries no identity information
         all_box = self._clip(np.column_stack([all_box[:, :2], np.maximum(all_box[:, 2:], 1.0)]), size)
         good = (all_box[:, 2] >= 2) & (all_box[:, 3] >= 4)

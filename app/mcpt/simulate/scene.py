@@ -12,7 +12,7 @@ import numpy as np
 from mcpt.scene.calibration import calibration_from_matrices, write_calibration
 from mcpt.scene.layout import GROUND_TRUTH_NAME, PERCEPTION_NAME
 from mcpt.scene.results import ResultsWriter, Rows
-from mcpt.simulate.cameras import PinholeCamera, place_cameras
+from mcpt.simulate.cameras import PinholeCamera, miscalibrated, place_cameras, place_site_cameras
 from mcpt.simulate.params import SimParams
 from mcpt.simulate.perception import CameraFrame, PerceptionModel
 from mcpt.simulate.world import Population, simulate_population
@@ -27,24 +27,43 @@ class SimulatedScene:
     cameras: list[PinholeCamera]
     perception: PerceptionModel
     render_rng: np.random.Generator
+    calibrated: list[PinholeCamera]  # the cameras as their calibration files say (a site's are a little off)
 
     @classmethod
     def build(cls, params: SimParams, first_camera: int = 1) -> SimulatedScene:
-        world_rng, cam_rng, perception_rng, render_rng = (
-            np.random.default_rng(s) for s in np.random.SeedSequence(params.seed).spawn(4)
+        # spawned children are fixed by their index: adding one kept the earlier streams as they were
+        world_rng, cam_rng, perception_rng, render_rng, calib_rng = (
+            np.random.default_rng(s) for s in np.random.SeedSequence(params.seed).spawn(5)
         )
-        population = simulate_population(params.people, params.frames, params.fps, world_rng)
-        cameras = place_cameras(
-            params.cameras,
-            population.floor,
-            cam_rng,
-            params.image_size,
-            params.height_range_m,
-            params.hfov_range_deg,
-            first_id=first_camera,
-        )
-        perception = PerceptionModel(params.perception, population, cameras, perception_rng, params.fps)
-        return cls(params, population, cameras, perception, render_rng)
+        site = params.site
+        population = simulate_population(params.people, params.frames, params.fps, world_rng, site)
+        if site is None:
+            cameras = place_cameras(
+                params.cameras,
+                population.floor,
+                cam_rng,
+                params.image_size,
+                params.height_range_m,
+                params.hfov_range_deg,
+                first_id=first_camera,
+            )
+            calibrated = cameras
+        else:
+            cameras = place_site_cameras(
+                params.cameras,
+                population.floor,
+                cam_rng,
+                params.image_size,
+                params.height_range_m,
+                site.hfov_deg,
+                first_id=first_camera,
+            )
+            calibrated = [
+                miscalibrated(c, calib_rng, site.calib_rotation_deg, site.calib_focal, site.calib_position_m)
+                for c in cameras
+            ]
+        perception = PerceptionModel(params.perception, population, cameras, perception_rng, params.fps, site)
+        return cls(params, population, cameras, perception, render_rng, calibrated)
 
     def frames(self) -> Iterator[list[CameraFrame]]:
         """Per frame, one CameraFrame per camera (ground truth and detections)."""
@@ -150,13 +169,13 @@ def write_scene(
 
         colours = identity_colours(sim.population.num_identities, sim.perception.lookalike_of, sim.render_rng)
     cam_dirs = []
-    for cam in sim.cameras:
+    for cam, calib in zip(sim.cameras, sim.calibrated, strict=True):
         cdir = scene_dir / f"camera_{cam.camera_id:04d}"
         cdir.mkdir(exist_ok=True)
         cam_dirs.append(cdir)
         write_calibration(
             cdir / "calibration.json",
-            calibration_from_matrices(cam.camera_id, cam.homography, cam.projection, image_size=cam.image_size),
+            calibration_from_matrices(cam.camera_id, calib.homography, calib.projection, image_size=cam.image_size),
         )
         if photoreal:
             videos.append(_VideoFile(cdir / "video.mp4", cam.image_size, params.fps))
@@ -208,7 +227,12 @@ def write_scene(
         "frames": params.frames,
         "fps": params.fps,
         "seed": params.seed,
-        "floor": {"width": floor.width, "depth": floor.depth, "doors": floor.doors.tolist()},
+        "floor": {
+            "width": floor.width,
+            "depth": floor.depth,
+            "doors": floor.doors.tolist(),
+            "rooms": floor.room_boxes.tolist(),
+        },
         "identities": sim.population.num_identities,
         "cameras": [c.camera_id for c in sim.cameras],
         "params": asdict(params),

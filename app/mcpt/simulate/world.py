@@ -1,4 +1,8 @@
-"""People walking on a rectangular floor: arrivals through doors, waypoints, pauses, groups, returns."""
+"""People walking on a floor: arrivals through doors, waypoints, pauses, groups, returns.
+
+The floor is one rectangle, or (a site) rooms in a row joined by corridors: people walk from room to
+room through the doors of neighbouring rooms and cross the corridor between them.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mcpt.simulate.params import PeopleParams
+from mcpt.simulate.params import PeopleParams, SiteParams
 
 ARRIVE_RADIUS_M = 0.3
 WALL_MARGIN_M = 0.5
@@ -17,7 +21,42 @@ WALL_MARGIN_M = 0.5
 class Floor:
     width: float
     depth: float
-    doors: np.ndarray  # (K, 2) points on the boundary
+    doors: np.ndarray  # (K, 2) points on the boundary: ways in and out
+    rooms: np.ndarray | None = None  # (R, 4) x0 y0 x1 y1 of each room in a row along x; None: one room
+
+    @property
+    def room_boxes(self) -> np.ndarray:
+        return self.rooms if self.rooms is not None else np.array([[0.0, 0.0, self.width, self.depth]])
+
+    def room_of(self, p: np.ndarray) -> int:
+        """The room a point is in (or nearest, in a corridor)."""
+        r = self.room_boxes
+        cx = np.clip(p[0], r[:, 0], r[:, 2])
+        return int(np.argmin(np.abs(cx - p[0])))
+
+    def connector(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """The door of room ``a`` towards neighbouring room ``b`` and the door of ``b`` it leads to."""
+        ra, rb = self.room_boxes[a], self.room_boxes[b]
+        y = (max(ra[1], rb[1]) + min(ra[3], rb[3])) / 2
+        if b > a:
+            return np.array([ra[2], y]), np.array([rb[0], y])
+        return np.array([ra[0], y]), np.array([rb[2], y])
+
+    @classmethod
+    def for_site(cls, params: PeopleParams, site: SiteParams, rng: np.random.Generator) -> Floor:
+        """Rooms of the population's floor area in a row, ``corridor_m`` apart; one outside door per room."""
+        n = max(1, site.rooms)
+        area = max(params.population, 1) * params.area_per_person_m2 / n
+        room_w = max(params.min_floor_m[0] * 0.75, float(np.sqrt(area * 1.2)))
+        room_d = max(params.min_floor_m[1] * 0.75, float(np.sqrt(area / 1.2)))
+        rooms, doors = [], []
+        for k in range(n):
+            x0 = k * (room_w + site.corridor_m)
+            rooms.append([x0, 0.0, x0 + room_w, room_d])
+            u = float(rng.uniform(0.2, 0.8))
+            doors.append([x0 + u * room_w, 0.0 if rng.random() < 0.5 else room_d])
+        width = n * room_w + (n - 1) * site.corridor_m
+        return cls(width, room_d, np.array(doors), np.array(rooms))
 
     @classmethod
     def for_population(cls, params: PeopleParams, rng: np.random.Generator) -> Floor:
@@ -32,9 +71,14 @@ class Floor:
             doors.append([(u * width, 0.0), (width, u * depth), (u * width, depth), (0.0, u * depth)][side])
         return cls(width, depth, np.array(doors))
 
-    def random_point(self, rng: np.random.Generator) -> np.ndarray:
+    def random_point(self, rng: np.random.Generator, room: int | None = None) -> np.ndarray:
+        """A point inside a room (``room``, or one at random) away from the walls."""
         m = WALL_MARGIN_M
-        return np.array([rng.uniform(m, self.width - m), rng.uniform(m, self.depth - m)])
+        boxes = self.room_boxes
+        if room is None:
+            room = int(rng.integers(len(boxes))) if len(boxes) > 1 else 0
+        x0, y0, x1, y1 = boxes[room]
+        return np.array([rng.uniform(x0 + m, x1 - m), rng.uniform(y0 + m, y1 - m)])
 
     def clip(self, p: np.ndarray) -> np.ndarray:
         return np.clip(p, [0.0, 0.0], [self.width, self.depth])
@@ -87,12 +131,22 @@ class _Walker:
     """One person's walk: waypoints, pauses, then an exit door."""
 
     def __init__(
-        self, floor: Floor, params: PeopleParams, rng: np.random.Generator, dt: float, start: np.ndarray, dwell_s: float
+        self,
+        floor: Floor,
+        params: PeopleParams,
+        rng: np.random.Generator,
+        dt: float,
+        start: np.ndarray,
+        dwell_s: float,
+        room_change_prob: float = 0.0,
     ) -> None:
         self.floor, self.params, self.rng, self.dt = floor, params, rng, dt
         self.p = start.astype(np.float64)
         self.speed = float(np.clip(rng.normal(params.speed_mean, params.speed_std), 0.5, 2.2))
-        self.target = floor.random_point(rng)
+        self.room = floor.room_of(self.p)
+        self.room_change_prob = room_change_prob
+        self.route: list[np.ndarray] = []  # waypoints still to pass before ``target`` (doors, corridor)
+        self.target = floor.random_point(rng, self.room)
         self.pause_left = 0.0
         self.time_left = dwell_s
         self.exiting = False
@@ -107,16 +161,12 @@ class _Walker:
         d = self.target - self.p
         dist = float(np.hypot(*d))
         if dist < ARRIVE_RADIUS_M:
+            if self.route:
+                self.target = self.route.pop(0)
+                return True
             if self.exiting:
                 return False
-            if self.time_left <= 0:
-                self.exiting = True
-                doors = self.floor.doors
-                self.target = doors[int(self.rng.integers(len(doors)))].copy()
-            else:
-                if self.rng.random() < self.params.pause_prob:
-                    self.pause_left = float(self.rng.uniform(*self.params.pause_s))
-                self.target = self.floor.random_point(self.rng)
+            self._next_target()
             return True
         angle = float(self.rng.normal(0.0, 0.15))
         c, s = np.cos(angle), np.sin(angle)
@@ -125,6 +175,33 @@ class _Walker:
         self.heading = u
         self.p = self.floor.clip(self.p + u * min(self.speed * self.dt, dist))
         return True
+
+    def _next_target(self) -> None:
+        fl, rng = self.floor, self.rng
+        rooms = len(fl.room_boxes)
+        if self.time_left <= 0:
+            self.exiting = True
+            doors = fl.doors
+            self.target = doors[int(rng.integers(len(doors)))].copy()
+            self._route_to(fl.room_of(self.target), then=self.target)
+            return
+        if rng.random() < self.params.pause_prob:
+            self.pause_left = float(rng.uniform(*self.params.pause_s))
+        room = self.room
+        if rooms > 1 and rng.random() < self.room_change_prob:
+            room = min(max(room + (1 if rng.random() < 0.5 else -1), 0), rooms - 1)
+        self._route_to(room, then=fl.random_point(rng, room))
+
+    def _route_to(self, room: int, then: np.ndarray) -> None:
+        """Through the doors of every room between here and ``room``, then to ``then``."""
+        stops = []
+        step = 1 if room > self.room else -1
+        for a in range(self.room, room, step):
+            out_door, in_door = self.floor.connector(a, a + step)
+            stops += [out_door, in_door]
+        self.room = room
+        stops.append(then)
+        self.target, self.route = stops[0], stops[1:]
 
 
 def _walk(walker: _Walker, max_steps: int) -> np.ndarray:
@@ -151,8 +228,11 @@ def _follow(leader: np.ndarray, lateral: float, behind: float, floor: Floor, rng
     return np.clip(xy, [0, 0], [floor.width, floor.depth]).astype(np.float32)
 
 
-def simulate_population(params: PeopleParams, frames: int, fps: float, rng: np.random.Generator) -> Population:
-    floor = Floor.for_population(params, rng)
+def simulate_population(
+    params: PeopleParams, frames: int, fps: float, rng: np.random.Generator, site: SiteParams | None = None
+) -> Population:
+    floor = Floor.for_site(params, site, rng) if site is not None else Floor.for_population(params, rng)
+    room_change = site.room_change_prob if site is not None else 0.0
     dt = 1.0 / fps
     duration = frames * dt
     segments: list[Segment] = []
@@ -194,7 +274,9 @@ def simulate_population(params: PeopleParams, frames: int, fps: float, rng: np.r
             start = floor.random_point(rng)
         else:
             start = floor.doors[int(rng.integers(len(floor.doors)))].astype(np.float64)
-        walker = _Walker(floor, params, rng, dt, start, dwell() * (float(rng.uniform(0.2, 1.0)) if inside else 1.0))
+        walker = _Walker(
+            floor, params, rng, dt, start, dwell() * (float(rng.uniform(0.2, 1.0)) if inside else 1.0), room_change
+        )
         path = _walk(walker, frames - start_frame)
         leader = ident if ident >= 0 else new_identity()
         segments.append(Segment(leader, start_frame, path))
