@@ -196,7 +196,10 @@ class Associator:
         active = np.concatenate([s.slots_in(TRACKED), recent[t - s.last[recent] <= self.steps.id_pool]])
         every = self.steps.appearance_only_period
         appearance_only = every > 0 and t % every == 0 and cfg.use_appearance
-        gate, weight = (tc.bind_gate_m, 0.0) if appearance_only else (tc.euc_thresh, tc.distance_weight)
+        # appearance-only steps keep the loose binding distance as a sanity gate; without one (the
+        # reference: bind_gate_m 0) they match on appearance wherever the person is
+        loose = tc.bind_gate_m if tc.bind_gate_m > 0 else np.inf
+        gate, weight = (loose, 0.0) if appearance_only else (tc.euc_thresh, tc.distance_weight)
         self._assign_per_camera(
             np.flatnonzero(inp.quality | (inp.bound >= 0)),
             active,
@@ -435,7 +438,7 @@ class Associator:
             d = np.linalg.norm(world[rows][:, None, :] - s.mean[slots][None, :, :2], axis=2)
             d[~has_world[rows]] = np.inf
             d_bound = np.where(has_world[rows][:, None], d, 0.0)  # trust the local track where the feet are cut
-            near = d <= dist_gate
+            near = np.isfinite(d) & (d <= dist_gate)
             near_bound = is_bound & (d_bound <= tc.bind_gate_m)
         else:
             d = d_bound = np.zeros(cost.shape)
@@ -445,10 +448,14 @@ class Associator:
         a = s.pair_bank_distance(inp.feats[rows[ii]], slots[kk]) if cfg.use_appearance else np.zeros(len(ii))
         w = dist_weight if (cfg.use_world and cfg.use_appearance) else (1.0 if cfg.use_world else 0.0)
         ok = near[ii, kk] & (a <= emb_gate)
-        c = w * np.minimum(d[ii, kk] / dist_gate, 1.0) + (1 - w) * np.minimum(a / emb_gate, 1.0)
+
+        def distance_term(dist: np.ndarray) -> np.ndarray:
+            return w * np.minimum(dist / dist_gate, 1.0) if w > 0 else np.zeros(len(dist))
+
+        c = distance_term(d[ii, kk]) + (1 - w) * np.minimum(a / emb_gate, 1.0)
         cost[ii[ok], kk[ok]] = c[ok]
         ok_b = near_bound[ii, kk] & (a <= tc.bind_emb_gate)
-        c_b = w * np.minimum(d_bound[ii, kk] / dist_gate, 1.0) + (1 - w) * np.minimum(a / emb_gate, 1.0)
+        c_b = distance_term(d_bound[ii, kk]) + (1 - w) * np.minimum(a / emb_gate, 1.0)
         c_b = np.maximum(c_b - tc.bind_bonus, 0.0)
         cost[ii[ok_b], kk[ok_b]] = np.minimum(cost[ii[ok_b], kk[ok_b]], c_b[ok_b])
         return cost
