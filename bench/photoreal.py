@@ -82,7 +82,7 @@ def score(scene: Path, pred: Path) -> dict:
         **{k: res[k] for k in ("HOTA", "DetA", "AssA", "LocA")},
         "box recall": b["CLR_Re"],
         "box precision": b["CLR_Pr"],
-        "IDSW": b["IDSW"],
+        "IDSW": int(b["IDSW"]),
         "ids": f"{res['pred_ids']}/{res['gt_ids']}",
     }
 

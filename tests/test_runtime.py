@@ -231,5 +231,6 @@ def test_demo_scores_itself_on_a_rendered_scene(demo_scene, default_models, tmp_
     assert len(list(scene.glob("camera_*/video.mp4"))) == PHOTOREAL["cameras"]
     assert (tmp_path / "results.txt").is_file() and not (tmp_path / "results.txt.partial").exists()
     assert f"identities for {len(np.unique(gt.obj))} people" in lines[0]
+    assert f"mcpt eval --gt {scene / 'ground_truth.txt'} --pred {tmp_path / 'results.txt'}" in lines[1]
     hota = float(lines[0].split("HOTA ")[1].split(",")[0])
     assert 0.2 < hota <= 1.0  # the detector sees the rendered walkers and the tracker follows them

@@ -121,6 +121,6 @@ def score_on_photoreal(out: Path, seconds: float, progress: bool, bank=None) -> 
         f"LocA {r['LocA']:.3f} (official AIC24 protocol); boxes recall {b['CLR_Re']:.3f}, precision "
         f"{b['CLR_Pr']:.3f}, {int(b['IDSW'])} identity switches; {r['pred_ids']} identities for {r['gt_ids']} people; "
         f"{res.summary.steps / max(res.summary.wall_s, 1e-9):.1f} steps/s",
-        f"  (the same as `mcpt eval {scene.ground_truth} {results} --boxes`; the renderer does not model "
+        f"  (the same as `mcpt eval --gt {scene.ground_truth} --pred {results} --boxes`; the renderer does not model "
         "viewpoints (every camera sees the same side of a person), lighting or shadows)",
     ]
