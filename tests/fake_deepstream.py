@@ -249,6 +249,10 @@ class Runtime:
                     batch.append(item)
             if batch:
                 self._push(batch, probe_pad)
+            if self.interrupt_after_batches is not None and self.batches_sent >= self.interrupt_after_batches:
+                # Ctrl-C lands mid-stream: the stream goes no further until the pipeline is stopped (a
+                # fast fake stream would otherwise end before the main loop sees the interrupt)
+                pipeline.stopped.wait(timeout=30)
             for index in ended:
                 self._event(Event("nv-stream-eos", **{"source-id": index}), probe_pad)
                 bus.post(Message(4, mux, structure=Structure("stream-eos", **{"stream-id": index})))
