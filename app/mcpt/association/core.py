@@ -466,16 +466,13 @@ class Associator:
         """Hungarian per camera: one observation per cluster per camera, clusters keep other cameras."""
         if not len(rows) or not len(slots):
             return
-        slot_cams = {}
         taken = assign >= 0
-        for slot, cam in zip(assign[taken].tolist(), cams[taken].tolist(), strict=True):
-            slot_cams.setdefault(slot, set()).add(cam)
+        taken_slots, taken_cams = assign[taken], cams[taken]
         full_cost = cost_fn(rows, slots)
         for cam in np.unique(cams[rows]).tolist():
             sel = np.flatnonzero(cams[rows] == cam)
-            free_cols = np.array(
-                [k for k, sl in enumerate(slots.tolist()) if cam not in slot_cams.get(sl, ())], dtype=np.int64
-            )
+            # clusters that already have an observation of this camera this step are not free for it
+            free_cols = np.flatnonzero(~np.isin(slots, taken_slots[taken_cams == cam]))
             if not len(free_cols):
                 continue
             m, _, _ = linear_assignment(full_cost[np.ix_(sel, free_cols)], 1.0)
