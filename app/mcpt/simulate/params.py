@@ -56,10 +56,10 @@ class SiteParams:
     Rooms in a row, joined by corridors that no camera sees; each room has its own cameras, aimed at
     parts of it (some floor seen by one camera only, some by none); every room has one outside door.
     The calibration files are written from a camera pose a little off the true one, as a hand-made
-    calibration is: magnitudes chosen so that the own-camera floor error is ~0.2-0.5 m at 10 m, what
-    hand-picked floor points give. Mannequins/posters are static "people" every camera of the room
-    detects; desks hide the legs of whoever stands at them (the box ends at the desk's edge); staff
-    wear one of two uniforms (near-identical appearance).
+    calibration is: the floor error this gives is 0.1-0.7 m per camera (median over its view, 10
+    cameras, seed 1), what hand-picked floor points give. Mannequins/posters are static "people"
+    every camera of the room detects; desks hide the legs of whoever stands at them (the box ends
+    at the desk's edge); staff wear one of two uniforms (near-identical appearance).
     """
 
     rooms: int = 3
