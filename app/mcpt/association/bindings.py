@@ -29,23 +29,26 @@ class LocalTrackBindings:
         A lost cluster still counts while it has been lost for at most ``pool_steps``.
         """
         out = np.full(len(locals_), -1, np.int64)
-        for i in np.flatnonzero(locals_ >= 0).tolist():
-            b = self.links.get((int(cams[i]), int(locals_[i])))
-            if b is None:
-                continue
-            slot, cid, _ = b
-            if store.cid[slot] != cid or store.state[slot] == FREE:
-                continue
-            if store.state[slot] == LOST and t - store.last[slot] > pool_steps:
-                continue
-            out[i] = slot
+        rows = np.flatnonzero(locals_ >= 0)
+        found = [self.links.get(key) for key in zip(cams[rows].tolist(), locals_[rows].tolist(), strict=True)]
+        hit = np.array([b is not None for b in found], bool)
+        if not hit.any():
+            return out
+        rows = rows[hit]
+        slot, cid = np.array([b[:2] for b in found if b is not None], np.int64).reshape(-1, 2).T
+        state = store.state[slot]
+        live = (store.cid[slot] == cid) & (state != FREE)
+        live &= ~((state == LOST) & (t - store.last[slot] > pool_steps))
+        out[rows[live]] = slot[live]
         return out
 
     def bind(self, store: ClusterStore, cams: np.ndarray, locals_: np.ndarray, assign: np.ndarray, t: int) -> None:
         """Remember this step's assignments of local tracks; forget bindings unused for ``ttl`` steps."""
-        for i in np.flatnonzero((assign >= 0) & (locals_ >= 0)).tolist():
-            slot = int(assign[i])
-            self.links[(int(cams[i]), int(locals_[i]))] = (slot, int(store.cid[slot]), t)
+        rows = np.flatnonzero((assign >= 0) & (locals_ >= 0))
+        slots = assign[rows]
+        keys = zip(cams[rows].tolist(), locals_[rows].tolist(), strict=True)
+        values = zip(slots.tolist(), store.cid[slots].tolist(), [t] * len(rows), strict=True)
+        self.links.update(zip(keys, values, strict=True))
         if t % self.ttl == 0 and self.links:
             self.links = {k: v for k, v in self.links.items() if t - v[2] <= self.ttl}
 

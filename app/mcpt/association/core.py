@@ -111,17 +111,30 @@ class Assignment:
         return np.flatnonzero((self.slot < 0) & mask)
 
 
+def _pairwise_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)) Euclidean distances between 2-D points (np.hypot is five times slower)."""
+    return np.sqrt((a[:, :1] - b[None, :, 0]) ** 2 + (a[:, 1:] - b[None, :, 1]) ** 2)
+
+
 def _max_overlap(rows: np.ndarray, cameras: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """For each of ``rows``, the largest fraction of its box covered by another box of the same camera."""
     if not len(rows):
         return np.zeros(0)
-    b = boxes[rows]
+    # every camera's boxes in one padded block (empty places are zero-size boxes far away)
+    present, cam_of_box = np.unique(cameras, return_inverse=True)
+    order = np.argsort(cam_of_box, kind="stable")
+    counts = np.bincount(cam_of_box, minlength=len(present))
+    place = np.empty(len(boxes), np.int64)
+    place[order] = np.arange(len(boxes)) - np.repeat(np.cumsum(counts) - counts, counts)
+    block = np.full((len(present), counts.max(), 4), -1e9)
+    block[:, :, 2:] = 0.0
+    block[cam_of_box, place] = boxes
+    b, c = boxes[rows], block[cam_of_box[rows]]
     a1, a2 = b[:, None, :2], b[:, None, :2] + b[:, None, 2:]
-    c1, c2 = boxes[None, :, :2], boxes[None, :, :2] + boxes[None, :, 2:]
+    c1, c2 = c[..., :2], c[..., :2] + c[..., 2:]
     wh = np.clip(np.minimum(a2, c2) - np.maximum(a1, c1), 0, None)
     frac = wh[..., 0] * wh[..., 1] / np.maximum(b[:, 2] * b[:, 3], 1e-9)[:, None]
-    frac[cameras[rows][:, None] != cameras[None, :]] = 0.0
-    frac[np.arange(len(rows)), rows] = 0.0
+    frac[np.arange(len(rows)), place[rows]] = 0.0
     return frac.max(axis=1)
 
 
@@ -435,7 +448,7 @@ class Associator:
             return cost
         is_bound = inp.bound[rows][:, None] == slots[None, :]
         if cfg.use_world:
-            d = np.linalg.norm(world[rows][:, None, :] - s.mean[slots][None, :, :2], axis=2)
+            d = _pairwise_distance(world[rows], s.mean[slots, :2])
             d[~has_world[rows]] = np.inf
             d_bound = np.where(has_world[rows][:, None], d, 0.0)  # trust the local track where the feet are cut
             near = np.isfinite(d) & (d <= dist_gate)
@@ -463,21 +476,40 @@ class Associator:
     def _assign_per_camera(
         self, rows: np.ndarray, slots: np.ndarray, cams: np.ndarray, assign: np.ndarray, cost_fn
     ) -> None:
-        """Hungarian per camera: one observation per cluster per camera, clusters keep other cameras."""
+        """Hungarian per camera: one observation per cluster per camera, clusters keep other cameras.
+
+        The feasible pairs split into independent pieces; a pair that competes with nothing (its
+        observation fits one cluster, which no other observation of its camera fits) is taken as
+        is, and only the contested pieces of each camera go through the Hungarian solver.
+        """
         if not len(rows) or not len(slots):
             return
+        cost = cost_fn(rows, slots)
+        feasible = cost <= 1.0
+        row_cams = cams[rows]
+        # clusters that already have an observation of a camera this step are not free for it
         taken = assign >= 0
-        taken_slots, taken_cams = assign[taken], cams[taken]
-        full_cost = cost_fn(rows, slots)
-        for cam in np.unique(cams[rows]).tolist():
-            sel = np.flatnonzero(cams[rows] == cam)
-            # clusters that already have an observation of this camera this step are not free for it
-            free_cols = np.flatnonzero(~np.isin(slots, taken_slots[taken_cams == cam]))
-            if not len(free_cols):
-                continue
-            m, _, _ = linear_assignment(full_cost[np.ix_(sel, free_cols)], 1.0)
+        if taken.any():
+            width = int(max(slots.max(), assign.max())) + 1
+            taken_keys = cams[taken] * width + assign[taken]
+            feasible &= ~np.isin(row_cams[:, None] * width + slots[None, :], taken_keys)
+        ii, kk = np.nonzero(feasible)
+        if not len(ii):
+            return
+        row_degree = np.bincount(ii, minlength=len(rows))
+        _, key_of_pair, key_degree = np.unique(row_cams[ii] * len(slots) + kk, return_inverse=True, return_counts=True)
+        alone = (row_degree[ii] == 1) & (key_degree[key_of_pair] == 1)
+        assign[rows[ii[alone]]] = slots[kk[alone]]
+        contested = ~alone
+        if not contested.any():
+            return
+        cost = np.where(feasible, cost, np.inf)
+        for cam in np.unique(row_cams[ii[contested]]).tolist():
+            pick = contested & (row_cams[ii] == cam)
+            sel, cols = np.unique(ii[pick]), np.unique(kk[pick])
+            m, _, _ = linear_assignment(cost[np.ix_(sel, cols)], 1.0)
             for r, c in m.tolist():
-                assign[rows[sel[r]]] = slots[free_cols[c]]
+                assign[rows[sel[r]]] = slots[cols[c]]
 
     def _lost_cost(self, feats: np.ndarray, world: np.ndarray, slots: np.ndarray, t: int) -> np.ndarray:
         s, tc = self.store, self.cfg.tracker
@@ -487,13 +519,13 @@ class Associator:
         if tc.lost_max_speed > 0 and self.cfg.use_world:
             gap = (t - s.last[slots]) / self.fps
             reach = tc.lost_max_speed * gap + tc.euc_thresh
-            d = np.linalg.norm(world[:, None, :] - s.mean[slots][None, :, :2], axis=2)
+            d = _pairwise_distance(world, s.mean[slots, :2])
             cost[~(d <= reach[None, :])] = np.inf
         return cost
 
     def _distance_cost(self, world: np.ndarray, slots: np.ndarray) -> np.ndarray:
         gate = self.cfg.tracker.fallback_gate_m
-        d = np.linalg.norm(world[:, None, :] - self.store.mean[slots][None, :, :2], axis=2)
+        d = _pairwise_distance(world, self.store.mean[slots, :2])
         cost = np.minimum(d / gate, 1.0)
         cost[~(d <= gate)] = np.inf
         return cost
@@ -517,10 +549,11 @@ class Associator:
         )
 
     def _camera_bits(self, cams: np.ndarray) -> np.ndarray:
+        present, inverse = np.unique(cams, return_inverse=True)
         idx = np.array(
-            [self.camera_index.setdefault(int(c), len(self.camera_index)) for c in cams.tolist()], dtype=np.uint64
+            [self.camera_index.setdefault(int(c), len(self.camera_index)) for c in present.tolist()], dtype=np.uint64
         )
-        return np.left_shift(np.uint64(1), idx % np.uint64(64))
+        return np.left_shift(np.uint64(1), idx[inverse] % np.uint64(64))
 
     def _confirm(self, slots: np.ndarray) -> None:
         s = self.store

@@ -24,26 +24,26 @@ class CameraOffsets:
         """The cameras' floor points with their offsets taken off."""
         if not self.offset:
             return world
-        out = world.copy()
-        for cam in np.unique(cams).tolist():
-            off = self.offset.get(cam)
-            if off is not None:
-                out[cams == cam] -= off
-        return out
+        present, inverse = np.unique(cams, return_inverse=True)
+        shift = np.array([self.offset.get(c, (0.0, 0.0)) for c in present.tolist()], np.float64).reshape(-1, 2)
+        return world - shift[inverse]
 
     def learn(self, cams: np.ndarray, resid: np.ndarray) -> None:
         """``resid``: per observation of an identity several cameras saw this step, its (corrected) point
         minus the mean of that identity's points. Each residual moves its camera's offset by ``rate`` of
         itself: the residuals of one identity sum to zero, so the cameras that see the same people
         share out their disagreement and never drift together."""
-        for cam in np.unique(cams).tolist():
-            mine = cams == cam
-            off = self.offset.get(cam, np.zeros(2)) + self.rate * resid[mine].sum(axis=0)
-            norm = float(np.hypot(*off))
+        present, inverse = np.unique(cams, return_inverse=True)
+        sums = np.zeros((len(present), 2))
+        np.add.at(sums, inverse, resid)
+        counts = np.bincount(inverse, minlength=len(present))
+        for cam, total, n in zip(present.tolist(), sums, counts.tolist(), strict=True):
+            off = self.offset.get(cam, np.zeros(2)) + self.rate * total
+            norm = float(np.sqrt(off @ off))
             if norm > self.max_m:
                 off *= self.max_m / norm
             self.offset[cam] = off
-            self.samples[cam] = self.samples.get(cam, 0) + int(mine.sum())
+            self.samples[cam] = self.samples.get(cam, 0) + n
 
     def table(self) -> list[tuple[int, float, float, int]]:
         """(camera, dx, dy, observations learnt from) per camera, in camera order."""

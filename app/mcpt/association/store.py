@@ -61,6 +61,10 @@ class ClusterStore:
         grow("bank_count", (), np.int64)  # features ever inserted
         grow("smooth", (self.dim,), np.float32)
         grow("dirty", (), bool)  # bank changed since the last split check
+        # the mean of each bank's features: a mean of cosine similarities to a bank is one dot product
+        # with it; recomputed lazily where ``mean_stale``
+        grow("bank_mean", (self.dim,), np.float32)
+        grow("mean_stale", (), bool, True)
         # cameras (as bits, camera index mod 64) that saw the cluster in each of the last seen_window steps
         grow("seen", (self.seen_window,), np.uint64)
         grow("origin", (2,), np.float64, np.nan)  # the first fused position
@@ -87,6 +91,7 @@ class ClusterStore:
         self.bank_count[slots] = 0
         self.smooth[slots] = 0
         self.dirty[slots] = False
+        self.mean_stale[slots] = True
         self.seen[slots] = 0
         self.origin[slots] = np.nan
         self.moved[slots] = False
@@ -134,6 +139,7 @@ class ClusterStore:
             self.smooth[slot] = s / max(float(np.linalg.norm(s)), 1e-12)
         if len(feats):
             self.dirty[slot] = True
+            self.mean_stale[slot] = True
 
     def add_features_batch(self, slots: np.ndarray, feats: np.ndarray, areas: np.ndarray, ema: float = 0.9) -> None:
         """One feature into each of several distinct clusters (the vectorised ``add_features``)."""
@@ -154,18 +160,25 @@ class ClusterStore:
         sm = np.where(fresh[:, None], feats, ema * sm + (1 - ema) * feats)
         self.smooth[slots] = sm / np.maximum(np.linalg.norm(sm, axis=1, keepdims=True), 1e-12)
         self.dirty[slots] = True
+        self.mean_stale[slots] = True
+
+    def means(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(mean feature of each slot's bank, its number of features)."""
+        stale = slots[self.mean_stale[slots]]
+        if len(stale):
+            stale = np.unique(stale)
+            valid = np.arange(self.bank_size)[None, :] < self.bank_n[stale][:, None]
+            total = np.einsum("kbd,kb->kd", self.bank[stale], valid.astype(np.float32))
+            self.bank_mean[stale] = total / np.maximum(self.bank_n[stale], 1)[:, None].astype(np.float32)
+            self.mean_stale[stale] = False
+        return self.bank_mean[slots], self.bank_n[slots]
 
     def bank_distance(self, feats: np.ndarray, slots: np.ndarray) -> np.ndarray:
         """(n, k): mean over each cluster's bank of cosine distance / 2 (1 where a bank is empty)."""
         if not len(feats) or not len(slots):
             return np.ones((len(feats), len(slots)))
-        sims = np.einsum("nd,kbd->nkb", feats.astype(np.float32), self.bank[slots])
-        valid = np.arange(self.bank_size)[None, :] < self.bank_n[slots][:, None]  # (k, b)
-        total = np.einsum("nkb,kb->nk", sims, valid.astype(np.float32))
-        count = valid.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean_sim = total / np.maximum(count, 1)[None, :]
-        dist = np.clip((1.0 - mean_sim) * 0.5, 0.0, 1.0)
+        mean, count = self.means(slots)
+        dist = np.clip((1.0 - feats.astype(np.float32) @ mean.T) * 0.5, 0.0, 1.0).astype(np.float64)
         dist[:, count == 0] = 1.0
         return dist
 
@@ -173,23 +186,18 @@ class ClusterStore:
         """(p,): for each (feature, cluster) pair, the mean cosine distance / 2 to that cluster's bank."""
         if not len(slots):
             return np.zeros(0)
-        sims = np.einsum("pd,pbd->pb", feats.astype(np.float32), self.bank[slots])
-        valid = np.arange(self.bank_size)[None, :] < self.bank_n[slots][:, None]
-        count = valid.sum(axis=1)
-        mean = (sims * valid).sum(axis=1) / np.maximum(count, 1)
-        return np.where(count > 0, np.clip((1.0 - mean) * 0.5, 0.0, 1.0), 1.0)
+        mean, count = self.means(slots)
+        sim = np.einsum("pd,pd->p", feats.astype(np.float32), mean)
+        return np.where(count > 0, np.clip((1.0 - sim) * 0.5, 0.0, 1.0), 1.0)
 
     def bank_block_distance(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """(len(a), len(b)): mean pairwise cosine distance / 2 between two sets of clusters' banks."""
         if not len(a) or not len(b):
             return np.ones((len(a), len(b)))
-        sims = np.einsum("ixd,jyd->ijxy", self.bank[a], self.bank[b])
-        va = (np.arange(self.bank_size)[None, :] < self.bank_n[a][:, None]).astype(np.float32)
-        vb = (np.arange(self.bank_size)[None, :] < self.bank_n[b][:, None]).astype(np.float32)
-        total = np.einsum("ijxy,ix,jy->ij", sims, va, vb)
-        count = np.outer(va.sum(1), vb.sum(1))
-        dist = np.clip((1.0 - total / np.maximum(count, 1)) * 0.5, 0.0, 1.0)
-        dist[count == 0] = 1.0
+        mean_a, count_a = self.means(a)
+        mean_b, count_b = self.means(b)
+        dist = np.clip((1.0 - mean_a @ mean_b.T) * 0.5, 0.0, 1.0).astype(np.float64)
+        dist[(count_a[:, None] == 0) | (count_b[None, :] == 0)] = 1.0
         return dist
 
     def bank_self_distance(self, slots: np.ndarray) -> np.ndarray:
@@ -213,6 +221,7 @@ class ClusterStore:
         self.bank_area[slot, :k] = self.bank_area[slot, idx]
         self.bank_seq[slot, :k] = self.bank_seq[slot, idx]
         self.bank_n[slot] = k
+        self.mean_stale[slot] = True
         self.bank_count[slot] = max(self.bank_count[slot], k)
         if k:
             m = self.bank[slot, :k].mean(axis=0)
