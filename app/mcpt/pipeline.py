@@ -11,6 +11,7 @@ from pathlib import Path
 from mcpt.config import Config
 from mcpt.errors import InputError
 from mcpt.loop import AssociationLoop, Progress, RunSummary
+from mcpt.outputs.pictures import Pictures
 from mcpt.scene.calibration import Calibration, load_calibration
 from mcpt.scene.cameras import CameraFailures, CameraInput
 from mcpt.timing import StageTimer
@@ -39,38 +40,6 @@ def _load_calibrations(cameras: list[CameraInput], failures: CameraFailures) -> 
         except InputError as e:
             failures.fail(cam.camera_id, str(e))
     return calibs
-
-
-class _Pictures:
-    """The optional visual outputs of a run: tiled video and bird's-eye view."""
-
-    def __init__(self, video, bev, camera_ids: list[int], calibs, sizes, fps: float) -> None:
-        self.tiled = self.bird = None
-        if video:
-            from mcpt.outputs.tiled import TiledVideoWriter
-
-            self.tiled = TiledVideoWriter(video, camera_ids, fps)
-        if bev:
-            from mcpt.outputs.bev import BirdsEyeView
-
-            self.bird = BirdsEyeView(bev, calibs, sizes, fps=fps)
-
-    def __bool__(self) -> bool:
-        return self.tiled is not None or self.bird is not None
-
-    def draw(self, step, out) -> None:
-        b, r = out.batch, out.result
-        if self.tiled is not None:
-            images = {cid: f.image for cid, f in step.frames.items()}
-            numbers = {cid: f.index for cid, f in step.frames.items()}
-            self.tiled.write(images, b.camera_id, b.bbox, r.global_id, numbers)
-        if self.bird is not None:
-            self.bird.update(r.global_id, r.position, step.timestamp)
-
-    def close(self) -> None:
-        for o in (self.tiled, self.bird):
-            if o is not None:
-                o.close()
 
 
 def run_cpu(
@@ -115,7 +84,7 @@ def run_cpu(
         raise InputError(None, f"{scene_name}: no camera delivered a frame ({'; '.join(failures.reasons.values())})")
     timer = StageTimer()
     perception = CpuPerception(scene_name, calibs, cfg, det, emb, failures, timer, reader.fps)
-    pictures = _Pictures(
+    pictures = Pictures(
         video, bev, [c.camera_id for c in usable], calibs, {s.camera_id: s.size for s in sources if s.size}, reader.fps
     )
     total = max_steps
