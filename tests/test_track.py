@@ -72,10 +72,21 @@ def test_bad_perception_names_the_camera(small_scene, tmp_path, mutate, needle):
     from mcpt.backends.replay import ReplaySource
     from mcpt.config import load_config
 
+    # the failure policy: left out and reported; --strict makes it an error (exit 3)
+    source = ReplaySource(discover_scene(scene), load_config())
+    assert [r[:2] for r in source.camera_rows() if r[1] == "failed"] == [[3, "failed"]]
+    assert needle in source.failures.reasons[3]
     with pytest.raises(InputError) as e:
-        ReplaySource(discover_scene(scene), load_config())
-    assert "camera 3" in str(e.value) and needle in str(e.value)
-    assert main(["track", str(scene), "--out", str(tmp_path / "r.txt"), "-q"]) == 2
+        ReplaySource(discover_scene(scene), load_config(), strict=True)
+    assert "camera 3" in str(e.value) and needle in str(e.value) and e.value.exit_code == 3
+    out = tmp_path / "r.txt"
+    assert main(["track", str(scene), "--out", str(out), "-q"]) == 0
+    from mcpt.scene.results import read_rows
+
+    rows = read_rows(out)
+    assert len(rows) and 3 not in set(rows.camera.tolist())
+    assert main(["track", str(scene), "--out", str(tmp_path / "strict.txt"), "-q", "--strict"]) == 3
+    assert not (tmp_path / "strict.txt").exists()
 
 
 def test_cameras_with_different_frame_counts(tmp_path, caplog):

@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args._main(args) or 0)
     except InputError as e:
         print(f"mcpt {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        return e.exit_code
     except KeyboardInterrupt:
         print(f"mcpt {args.command}: interrupted", file=sys.stderr)
         return 130

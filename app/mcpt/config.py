@@ -215,12 +215,24 @@ def sct_thresholds_resolved(sct: SCTConfig) -> SCTConfig:
 class DetectorConfig:
     conf_thresh: float = 0.1
     nms_iou: float = 0.45
+    # frames skipped between detections (DeepStream nvinfer's ``interval``): the single-camera trackers
+    # predict the boxes in between and ReID runs only on detected frames
+    interval: int = 0
+
+
+@dataclass
+class LiveConfig:
+    """Health warnings of live runs."""
+
+    slow_warn_s: float = 5.0  # warn when the processing rate stays below the configured fps this long
+    max_drift_s: float = 1.0  # warn when cameras' stream clocks drift apart by more than this
 
 
 @dataclass
 class Config:
     association: AssociationConfig = field(default_factory=AssociationConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
+    live: LiveConfig = field(default_factory=LiveConfig)
     scenes: dict[str, dict] = field(default_factory=dict)  # per-scene overrides (raw, applied by for_scene)
 
     def with_operating_points(self, op: OperatingPoints) -> Config:

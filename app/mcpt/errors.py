@@ -1,4 +1,4 @@
-"""One error type for bad user input, printed by the CLI as a single line (exit code 2)."""
+"""Errors the CLI prints as one line: bad input (exit code 2), cameras that failed under --strict (3)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from os import PathLike
 
 class InputError(Exception):
     """Bad input that the user can fix: names the file, the field (or line) and what was expected."""
+
+    exit_code = 2
 
     def __init__(
         self,
@@ -29,3 +31,9 @@ class InputError(Exception):
         if self.field:
             where += f" [{self.field}]" if where else f"[{self.field}]"
         return f"{where}: {self.message}" if where else self.message
+
+
+class CameraError(InputError):
+    """Some cameras could not start and the run was asked to be strict about it."""
+
+    exit_code = 3

@@ -43,6 +43,7 @@ class RunSummary:
     timer: StageTimer = field(default_factory=StageTimer)
     assoc_stats: dict = field(default_factory=dict)
     camera_offsets: list = field(default_factory=list)  # (camera, dx, dy, observations) learnt online
+    stopped: str | None = None  # why the run ended before its input did (a signal, --duration)
 
     def steps_per_s(self) -> float:
         return self.steps / self.wall_s if self.wall_s > 0 else 0.0
@@ -152,15 +153,21 @@ def run_association(
     progress: bool = True,
     timer: StageTimer | None = None,
     source_stage: str = "perception",
+    duration: float | None = None,
 ) -> RunSummary:
-    """Associate every batch of an iterable; the time spent producing batches counts as ``source_stage``."""
+    """Associate every batch of an iterable; the time spent producing batches counts as ``source_stage``.
+
+    SIGINT/SIGTERM or ``duration`` (seconds) end it cleanly after the step in flight (see mcpt.stopping)."""
+    from mcpt.stopping import StopRequest
+
     loop = AssociationLoop(scene, associator, out, timer)
     bar = Progress(scene, total, progress)
     timer = loop.timer
+    stop = StopRequest(duration)
     try:
-        with loop:
+        with stop, loop:
             it = iter(batches)
-            while True:
+            while not stop.requested:
                 t0 = time.perf_counter()
                 batch = next(it, None)
                 timer.add(source_stage, time.perf_counter() - t0)
@@ -170,4 +177,5 @@ def run_association(
                 bar.update(lambda: {"ids": loop.identities, "assoc_ms": f"{timer.ms('associate'):.1f}"})
     finally:
         bar.close()
+    loop.summary.stopped = stop.reason
     return loop.summary

@@ -10,10 +10,11 @@ from pathlib import Path
 
 from mcpt.config import Config
 from mcpt.errors import InputError
+from mcpt.health import LiveHealth
 from mcpt.loop import AssociationLoop, Progress, RunSummary
 from mcpt.outputs.pictures import Pictures
-from mcpt.scene.calibration import Calibration, load_calibration
-from mcpt.scene.cameras import CameraFailures, CameraInput
+from mcpt.scene.cameras import CameraFailures, CameraInput, load_calibrations
+from mcpt.stopping import StopRequest
 from mcpt.timing import StageTimer
 
 log = logging.getLogger(__name__)
@@ -25,21 +26,13 @@ class PipelineResult:
     sources: dict[int, dict] = field(default_factory=dict)  # per camera: decoding figures
     failed: dict[int, str] = field(default_factory=dict)  # per failed camera: why
     ort_s: float = 0.0  # time inside ONNX Runtime
+    stopped: str | None = None  # why the run ended before its input did (a signal, --duration)
+    health: LiveHealth | None = None  # live runs: rate and clock-drift figures
 
     @property
     def wall_per_inference(self) -> float:
         """Total wall time over the time spent inside ONNX Runtime."""
         return self.summary.wall_s / self.ort_s if self.ort_s > 0 else float("nan")
-
-
-def _load_calibrations(cameras: list[CameraInput], failures: CameraFailures) -> dict[int, Calibration]:
-    calibs = {}
-    for cam in cameras:
-        try:
-            calibs[cam.camera_id] = load_calibration(cam.calibration, cam.camera_id)
-        except InputError as e:
-            failures.fail(cam.camera_id, str(e))
-    return calibs
 
 
 def run_cpu(
@@ -55,6 +48,8 @@ def run_cpu(
     detector: str | Path | None = None,
     reid: str | Path | None = None,
     threads: int | None = None,
+    duration: float | None = None,
+    strict: bool = False,
 ) -> PipelineResult:
     from mcpt.association.core import Associator
     from mcpt.backends.cpu import CpuPerception
@@ -68,20 +63,21 @@ def run_cpu(
     log.info("score thresholds: %s (unless set in the configuration)", origin)
     det, emb = load_models(cfg, detector, reid, threads)
     failures = CameraFailures()
-    calibs = _load_calibrations(cameras, failures)
+    calibs = load_calibrations(cameras, failures)
     usable = [c for c in cameras if c.camera_id in calibs]
-    if not usable:
-        raise InputError(None, f"{scene_name}: no camera with a usable calibration")
+    failures.check(len(cameras), strict, scene_name)
     t0 = time.monotonic()
     sources = [CameraSource(c.camera_id, c.uri, t0=t0) for c in usable]
     reader = LockstepReader(sources, fps=fps, max_steps=max_steps)
     reader.start()
     for s in sources:
-        if s.error and s.ended:
+        if s.error and (s.ended or s.stats.frames == 0):
             failures.fail(s.camera_id, s.error)
-    if all(s.ended and s.stats.frames == 0 for s in sources):
+    try:
+        failures.check(len(cameras), strict, scene_name)
+    except InputError:
         reader.stop()
-        raise InputError(None, f"{scene_name}: no camera delivered a frame ({'; '.join(failures.reasons.values())})")
+        raise
     timer = StageTimer()
     perception = CpuPerception(scene_name, calibs, cfg, det, emb, failures, timer, reader.fps)
     pictures = Pictures(
@@ -107,16 +103,20 @@ def run_cpu(
             "gaps": sum(len(s.stats.gaps) for s in sources),
         }
 
+    health = LiveHealth(reader.fps, cfg.live.slow_warn_s, cfg.live.max_drift_s) if reader.live else None
+    stop = StopRequest(duration)
     try:
-        with AssociationLoop(scene_name, Associator(cfg.association, fps=reader.fps), out, timer) as loop:
+        with stop, AssociationLoop(scene_name, Associator(cfg.association, fps=reader.fps), out, timer) as loop:
             steps = iter(reader)
-            while True:
+            while not stop.requested:
                 with timer.stage("wait frames"):
                     step = next(steps, None)
                 if step is None:
                     break
                 batch = perception(step)
                 result = loop.step(batch)
+                if health is not None:
+                    health.step(step.frames, sum(s.stats.dropped for s in sources))
                 if times is not None:
                     with timer.stage("write"):
                         times.write_step(step.frames)
@@ -143,7 +143,10 @@ def run_cpu(
             "reconnects": s.stats.reconnects,
             "dropped": s.stats.dropped,
             "error": s.error or "",
+            "max_drift_s": health.cameras[s.camera_id].max_drift_s
+            if health is not None and s.camera_id in health.cameras
+            else None,
         }
         for s in sources
     }
-    return PipelineResult(loop.summary, sources_table, failures.reasons, perception.ort_s)
+    return PipelineResult(loop.summary, sources_table, failures.reasons, perception.ort_s, stop.reason, health)

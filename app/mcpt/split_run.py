@@ -14,7 +14,7 @@ def default_threads(jobs: int) -> int:
 
 
 def _scene_worker(args) -> str:
-    scene_path, out_dir, cfg_dict, video_dir, progress, detector, reid, threads, max_steps, fps = args
+    scene_path, out_dir, cfg_dict, video_dir, progress, detector, reid, threads, max_steps, fps, strict = args
     from mcpt.config import from_dict
     from mcpt.pipeline import run_cpu
     from mcpt.scene.cameras import cameras_from_scene
@@ -35,6 +35,7 @@ def _scene_worker(args) -> str:
         detector=detector,
         reid=reid,
         threads=threads,
+        strict=strict,
     )
     return pipeline_report(res)
 
@@ -50,6 +51,7 @@ def run_split(
     reid=None,
     max_steps: int | None = None,
     fps: float | None = None,
+    strict: bool = False,
 ) -> list[str]:
     """Returns each scene's report; results go to ``out_dir/scene_XXX.txt``."""
     import multiprocessing as mp
@@ -71,6 +73,7 @@ def run_split(
             threads,
             max_steps,
             fps,
+            strict,
         )
         for s in scenes
     ]

@@ -64,24 +64,39 @@ def association_notes(summary: RunSummary) -> str:
 
 def camera_table(res: PipelineResult) -> str:
     """Every camera of the run, the failed ones included, with its decoding figures and why it failed."""
+    live = res.health is not None
     rows = []
     for c in sorted(set(res.sources) | set(res.failed)):
         v = res.sources.get(c, {})
         note = res.failed.get(c) or v.get("error", "")
-        rows.append(
-            [
-                c,
-                v.get("frames", 0),
-                v.get("decode_ms", 0.0),
-                v.get("gaps", 0),
-                v.get("gap_s", 0.0),
-                v.get("reconnects", 0),
-                v.get("dropped", 0),
-                note[:60],
-            ]
-        )
-    return format_table(
-        ["camera", "frames", "decode ms", "gaps", "gap s", "reconnects", "dropped", "note"], rows, digits=1
+        row = [
+            c,
+            "failed" if c in res.failed else "ok",
+            v.get("frames", 0),
+            v.get("decode_ms", 0.0),
+            v.get("gaps", 0),
+            v.get("gap_s", 0.0),
+            v.get("reconnects", 0),
+            v.get("dropped", 0),
+        ]
+        if live:
+            drift = v.get("max_drift_s")
+            row.append("-" if drift is None else f"{drift:.2f}")
+        rows.append([*row, note[:70]])
+    head = ["camera", "status", "frames", "decode ms", "gaps", "gap s", "reconnects", "dropped"]
+    return format_table([*head, *(["max drift s"] if live else []), "note"], rows, digits=1)
+
+
+def health_line(res: PipelineResult) -> str:
+    """Live runs: how the run kept up with its rate and how far the cameras' clocks drifted."""
+    h = res.health
+    if h is None:
+        return ""
+    s = res.summary
+    dropped = sum(v.get("dropped", 0) for v in res.sources.values())
+    return (
+        f"live health: {s.steps_per_s():.2f} steps/s against {h.fps:g} fps configured, {dropped} frames dropped, "
+        f"{h.slow_warnings} falling-behind and {h.drift_warnings} out-of-sync warnings"
     )
 
 
@@ -91,6 +106,10 @@ def pipeline_report(res: PipelineResult) -> str:
         f"{s.scene}: {s.steps} steps in {s.wall_s:.1f} s ({s.steps_per_s():.2f} steps/s), {s.rows} rows, "
         f"{s.identities} identities; ONNX Runtime {res.ort_s:.1f} s, wall / inference = {res.wall_per_inference:.2f}"
     )
+    if res.stopped:
+        head += f"; stopped early ({res.stopped})"
     parts = [head, "", stage_table(s), "", camera_table(res)]
+    if res.health is not None:
+        parts += ["", health_line(res)]
     notes = association_notes(s)
     return "\n".join([*parts, "", notes] if notes else parts)

@@ -20,6 +20,7 @@ import numpy as np
 from mcpt.config import Config
 from mcpt.errors import InputError
 from mcpt.observation import ObservationBatch, concat_batches
+from mcpt.scene.cameras import CameraFailures
 from mcpt.scene.layout import CameraDir, SceneDir
 from mcpt.sources.align import half_step, nearest_frame
 from mcpt.timebase import DEFAULT_FPS
@@ -137,9 +138,27 @@ class ReplaySource:
     frames, so ``--fps 10`` on a 30 fps cache processes source frames 0, 3, 6 ...
     """
 
-    def __init__(self, scene: SceneDir, cfg: Config, fps: float | None = None, perception: str | None = None) -> None:
+    def __init__(
+        self,
+        scene: SceneDir,
+        cfg: Config,
+        fps: float | None = None,
+        perception: str | None = None,
+        strict: bool = False,
+    ) -> None:
         self.scene = scene
-        loaded = [(cam, load_perception(cam.perception_file(perception), cam.camera_id)) for cam in scene.cameras]
+        self.failures = CameraFailures()
+        loaded, calibrations = [], {}
+        for cam in scene.cameras:
+            # the failure policy of every command: a camera that cannot start is left out and reported
+            try:
+                p = load_perception(cam.perception_file(perception), cam.camera_id)
+                calibrations[cam.camera_id] = cam.calibration(image_size=p.image_size or (1920, 1080))
+            except InputError as e:
+                self.failures.fail(cam.camera_id, str(e))
+                continue
+            loaded.append((cam, p))
+        self.failures.check(len(scene.cameras), strict, scene.name)
         self.detectors = sorted({p.detector for _, p in loaded if p.detector})
         self.cfg = cfg = cfg.with_operating_points(self._operating_points())
         rates = {cam.camera_id: p.fps or DEFAULT_FPS for cam, p in loaded}
@@ -151,7 +170,7 @@ class ReplaySource:
         self.cameras: list[tuple[CameraDir, CameraPerception, CameraTracking]] = []
         for cam, p in loaded:
             size = p.image_size or (1920, 1080)
-            tracking = CameraTracking(cam.camera_id, cam.calibration(image_size=size), cfg.association, size, self.fps)
+            tracking = CameraTracking(cam.camera_id, calibrations[cam.camera_id], cfg.association, size, self.fps)
             self.cameras.append((cam, p, tracking))
         ends = {cam.camera_id: p.num_frames / rates[cam.camera_id] for cam, p, _ in self.cameras}
         longest = max(ends.values()) if ends else 0.0
@@ -171,6 +190,12 @@ class ReplaySource:
                 scene.path, f"cameras have embeddings of different sizes {sorted(dims)}", field="embedding"
             )
         self.dim = dims.pop() if dims else 1
+
+    def camera_rows(self) -> list[list]:
+        """(camera, status, cached frames, note) for every camera of the scene, the failed ones included."""
+        rows = [[cam.camera_id, "ok", p.num_frames, ""] for cam, p, _ in self.cameras]
+        rows += [[c, "failed", 0, why] for c, why in self.failures.reasons.items()]
+        return sorted(rows)
 
     def _operating_points(self):
         """The score thresholds of the detector that made the cached detections (the reference's for the

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from mcpt.errors import InputError
 
 
 def image_size(text: str) -> tuple[int, int]:
@@ -42,4 +45,33 @@ def frame_base(parser: argparse.ArgumentParser, flag: str = "--frame-base", what
         choices=(0, 1),
         default=0,
         help=f"first frame id of the {what} file(s): 0 (AIC24 spec, default) or 1; output is 0-based",
+    )
+
+
+def distinct_outputs(**paths: str | None) -> None:
+    """Two output options naming one file would overwrite each other: refuse before anything runs."""
+    seen: dict[Path, str] = {}
+    for option, value in paths.items():
+        if not value or str(value).startswith("rtsp://"):
+            continue
+        key = Path(value).expanduser().resolve()
+        flag = "--" + option.replace("_", "-")
+        if key in seen:
+            raise InputError(value, f"{seen[key]} and {flag} name the same file; give each its own path", field=flag)
+        seen[key] = flag
+
+
+def add_run_control(p: argparse.ArgumentParser) -> None:
+    """The options every streaming command shares: how it stops and how strict it is about cameras."""
+    p.add_argument(
+        "--duration",
+        type=positive_float,
+        metavar="SECONDS",
+        help="stop cleanly after this much wall time (live runs); SIGINT/SIGTERM also stop cleanly, twice aborts",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 3 when any camera cannot start (bad calibration, unreadable video, unreachable URI); "
+        "by default such cameras are reported in the camera table and the others go on",
     )

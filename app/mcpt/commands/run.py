@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from mcpt.commands.common import positive_float, positive_int
+from mcpt.commands.common import add_run_control, distinct_outputs, positive_float, positive_int
 from mcpt.commands.track import add_config_args, config_from_args
 
 HELP = "detect, track and associate people live from videos or RTSP cameras (CPU or DeepStream backend)"
@@ -50,6 +50,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detector", help="detector ONNX (default: models.yaml's detector)")
     p.add_argument("--reid", help="ReID ONNX (default: models.yaml's reid)")
     p.add_argument("--threads", type=positive_int, help="ONNX Runtime threads (default: all cores / jobs)")
+    add_run_control(p)
     add_config_args(p)
 
 
@@ -58,6 +59,7 @@ def main(args: argparse.Namespace) -> int:
 
     if bool(args.scene) == bool(args.cameras):
         raise InputError(None, "give either a SCENE folder or --cameras cameras.yaml")
+    distinct_outputs(out=args.out, video=args.video, bev=args.bev, dump_observations=args.dump_observations)
     cfg = config_from_args(args)
     if args.backend == "deepstream":
         from mcpt.backends.deepstream.run import main_deepstream
@@ -83,9 +85,12 @@ def main(args: argparse.Namespace) -> int:
             detector=args.detector,
             reid=args.reid,
             threads=args.threads,
+            duration=args.duration,
+            strict=args.strict,
         )
-        print(pipeline_report(res))
-        print(f"wrote {out}")
+        if not args.quiet:
+            print(pipeline_report(res))
+        print(f"wrote {out}" + (f" (stopped early: {res.stopped})" if res.stopped else ""))
         return 0
 
     if args.cameras:
@@ -109,9 +114,11 @@ def main(args: argparse.Namespace) -> int:
         reid=args.reid,
         max_steps=args.frames,
         fps=args.fps,
+        strict=args.strict,
     ):
-        print(report)
-        print()
+        if not args.quiet:
+            print(report)
+            print()
     from mcpt.scene.results import merge_results
 
     merged, n = merge_results(out)

@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from mcpt.commands.common import positive_float
+from mcpt.commands.common import add_run_control, positive_float
 
 HELP = "associate cached detections (camera_*/perception.npz) of a scene or split into global tracks"
 DESCRIPTION = (
@@ -67,36 +67,49 @@ def configure(p: argparse.ArgumentParser) -> None:
         type=positive_float,
         help="processing rate (default: the slowest camera's); rows keep their source frame numbers",
     )
+    add_run_control(p)
 
 
 def track_scene(
-    scene, out: Path, cfg, baseline: bool = False, progress: bool = True, fps: float | None = None, perception=None
+    scene,
+    out: Path,
+    cfg,
+    baseline: bool = False,
+    progress: bool = True,
+    fps: float | None = None,
+    perception=None,
+    strict: bool = False,
+    duration: float | None = None,
 ):
+    """(run summary, camera rows) of one scene."""
     from mcpt.association.baseline import WorldDistanceBaseline
     from mcpt.association.core import Associator
     from mcpt.backends.replay import ReplaySource
     from mcpt.loop import run_association
 
     cfg = cfg.for_scene(scene.name)
-    source = ReplaySource(scene, cfg, fps=fps, perception=perception)
+    source = ReplaySource(scene, cfg, fps=fps, perception=perception, strict=strict)
     assoc = WorldDistanceBaseline(fps=source.fps) if baseline else Associator(source.cfg.association, fps=source.fps)
-    return run_association(
-        source, assoc, out, scene.name, total=source.num_steps, progress=progress, source_stage="track"
-    )
+    summary = run_association(
+        source, assoc, out, scene.name, total=source.num_steps, progress=progress, source_stage="track",
+        duration=duration,
+    )  # fmt: skip
+    return summary, source.camera_rows()
 
 
 def main(args: argparse.Namespace) -> int:
     from mcpt.scene.layout import discover_scenes
     from mcpt.summary import association_notes, run_table, stage_table
+    from mcpt.table import format_table
 
     cfg = config_from_args(args)
     scenes = discover_scenes(args.scene)
     out = Path(args.out)
     single = len(scenes) == 1 and out.suffix == ".txt"
-    summaries = []
+    summaries, cameras = [], []
     for scene in scenes:
         target = out if single else out / f"{scene.name}.txt"
-        s = track_scene(
+        s, rows = track_scene(
             scene,
             target,
             cfg,
@@ -104,17 +117,29 @@ def main(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             fps=args.fps,
             perception=args.perception,
+            strict=args.strict,
+            duration=args.duration,
         )
         summaries.append(s)
+        cameras += [[scene.name, *r] for r in rows]
         log.info("%s: %d steps, %d ids -> %s", scene.name, s.steps, s.identities, target)
-    print(run_table(summaries))
-    print()
-    print(stage_table(summaries[-1]) if len(summaries) == 1 else "")
-    notes = association_notes(summaries[-1]) if len(summaries) == 1 else ""
-    if notes:
-        print(notes)
-    print(f"wrote {out}")
-    if args.eval:
+        if s.stopped:
+            break
+    if not args.quiet:
+        print(run_table(summaries))
+        print()
+        if len(summaries) == 1:
+            print(stage_table(summaries[-1]))
+            print()
+        head = ["scene", "camera", "status", "cached frames", "note"]
+        print(format_table(head, [[*r[:4], r[4][:70]] for r in cameras]))
+        notes = association_notes(summaries[-1]) if len(summaries) == 1 else ""
+        if notes:
+            print()
+            print(notes)
+    stopped = summaries[-1].stopped
+    print(f"wrote {out}" + (f" (stopped early: {stopped})" if stopped else ""))
+    if args.eval and not stopped:
         from mcpt.evaluation.run import run_eval
 
         gt = scenes[0].ground_truth if single else Path(args.scene)
@@ -123,5 +148,5 @@ def main(args: argparse.Namespace) -> int:
         else:
             _, text = run_eval(gt, out)
             print()
-            print(text)
+            print(text if not args.quiet else text.splitlines()[-1])
     return 0

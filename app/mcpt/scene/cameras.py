@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from mcpt.errors import InputError
+from mcpt.errors import CameraError, InputError
 from mcpt.scene.layout import SceneDir
 
 log = logging.getLogger(__name__)
@@ -24,15 +24,10 @@ class CameraInput:
 
 
 def cameras_from_scene(scene: SceneDir) -> list[CameraInput]:
-    cams = []
-    for c in scene.cameras:
-        if c.video is None:
-            log.error("%s/%s: no video.mp4; camera skipped", scene.name, c.name)
-            continue
-        cams.append(CameraInput(c.camera_id, str(c.video), c.calibration_path))
-    if not cams:
+    if not any(c.video is not None for c in scene.cameras):
         raise InputError(scene.path, "no camera_XXXX folder holds a video (video.mp4)")
-    return cams
+    # a camera without its video stays in the list: its source reports it, as every other failure
+    return [CameraInput(c.camera_id, str(c.video or c.path / "video.mp4"), c.calibration_path) for c in scene.cameras]
 
 
 def cameras_from_yaml(path: str | Path) -> tuple[str, list[CameraInput], float | None]:
@@ -88,3 +83,30 @@ class CameraFailures:
 
     def __contains__(self, camera_id: int) -> bool:
         return camera_id in self.reasons
+
+    def __len__(self) -> int:
+        return len(self.reasons)
+
+    def check(self, total: int, strict: bool, where: str) -> None:
+        """The failure policy of every command: the run goes on with the cameras that work; it stops
+        (exit 2) when none does, and with ``strict`` (exit 3) when any camera failed."""
+        if not self.reasons:
+            return
+        listed = "; ".join(f"camera {c}: {r}" for c, r in sorted(self.reasons.items()))
+        if len(self.reasons) >= total:
+            raise InputError(where, f"no camera works ({listed})")
+        if strict:
+            raise CameraError(where, f"{len(self.reasons)} of {total} cameras failed, --strict ({listed})")
+
+
+def load_calibrations(cameras: list[CameraInput], failures: CameraFailures) -> dict:
+    """Each camera's calibration; a camera whose file is missing or invalid is recorded as failed."""
+    from mcpt.scene.calibration import load_calibration
+
+    calibs = {}
+    for cam in cameras:
+        try:
+            calibs[cam.camera_id] = load_calibration(cam.calibration, cam.camera_id)
+        except InputError as e:
+            failures.fail(cam.camera_id, str(e))
+    return calibs

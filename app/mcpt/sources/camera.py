@@ -35,6 +35,8 @@ class Frame:
     timestamp: float  # seconds: stream time for files, time since the run started for live cameras
     image: np.ndarray  # BGR
     wall_time: float = 0.0  # time.time() when it was decoded
+    stream_time: float = 0.0  # the stream's own clock (presentation time), seconds; files: index / fps
+    segment: int = 0  # live: reconnections before this frame (a reconnected stream restarts its clock)
 
 
 @dataclass
@@ -159,7 +161,7 @@ class CameraSource(threading.Thread):
             if self.size is None:
                 self.size = (img.shape[1], img.shape[0])
                 self.opened.set()
-            self._put_blocking(Frame(self.camera_id, index, index / fps, img, time.time()))
+            self._put_blocking(Frame(self.camera_id, index, index / fps, img, time.time(), index / fps))
             index += 1
             self.stats.frames += 1
         cap.release()
@@ -212,7 +214,13 @@ class CameraSource(threading.Thread):
                 self.error = None
                 self.opened.set()
                 attempts, delay = 0, self.backoff[0]
-                self._put_latest(Frame(self.camera_id, index, time.monotonic() - self.t0, img, time.time()))
+                now = time.time()
+                pts = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+                stream_time = pts if np.isfinite(pts) and pts > 0 else now
+                frame = Frame(
+                    self.camera_id, index, time.monotonic() - self.t0, img, now, stream_time, self.stats.reconnects
+                )
+                self._put_latest(frame)
                 index += 1
                 self.stats.frames += 1
             cap.release()

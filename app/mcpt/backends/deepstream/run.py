@@ -17,6 +17,7 @@ from mcpt.backends.deepstream.config_gen import DsOptions, generate
 from mcpt.backends.deepstream.pipeline import SourceSpec, to_uri
 from mcpt.config import Config
 from mcpt.errors import InputError
+from mcpt.stopping import StopRequest
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,7 @@ def run_scene(
     video: str | None = None,
     runtime=None,
     dump: Path | None = None,
+    duration: float | None = None,
 ) -> dict:
     """One scene through the DeepStream pipeline: results in ``out``, a report as a dict.
 
@@ -246,13 +248,20 @@ def run_scene(
     bus.connect("message", on_message)
     worker.start()
     built.pipeline.set_state(Gst.State.PLAYING)
+    # SIGINT/SIGTERM (once) or --duration leave the main loop; the stream is then ended as below
+    stop = StopRequest(duration, on_stop=loop.quit)
     try:
-        loop.run()
+        with stop:
+            loop.run()
+        interrupted = stop.reason is not None
     except KeyboardInterrupt:
-        # the muxer writes an mp4's index at end of stream: push one through, wait for it, then stop
-        log.warning("interrupted; ending the stream and the results file")
-        built.pipeline.send_event(Gst.Event.new_eos())
-        bus.timed_pop_filtered(int(EOS_WAIT_S * Gst.SECOND), Gst.MessageType.EOS | Gst.MessageType.ERROR)
+        interrupted = True
+    try:
+        if interrupted:
+            # the muxer writes an mp4's index at end of stream: push one through, wait for it, then stop
+            log.warning("stopping: ending the stream and the results file")
+            built.pipeline.send_event(Gst.Event.new_eos())
+            bus.timed_pop_filtered(int(EOS_WAIT_S * Gst.SECOND), Gst.MessageType.EOS | Gst.MessageType.ERROR)
     finally:
         built.pipeline.set_state(Gst.State.NULL)
         probe.stopping.set()
@@ -266,6 +275,7 @@ def run_scene(
         "errors": errors,
         "ended": sorted(ended),
         "late": dict(worker.assembler.stats.late),
+        "stopped": stop.reason,
     }
 
 
@@ -290,10 +300,10 @@ def serve_rtsp(opts: DsOptions) -> None:
 
 def main_deepstream(args, cfg: Config) -> int:
     from mcpt.models.manifest import detector_operating_points, load_manifest
-    from mcpt.scene.calibration import load_calibration
-    from mcpt.scene.cameras import cameras_from_scene, cameras_from_yaml
+    from mcpt.scene.cameras import CameraFailures, cameras_from_scene, cameras_from_yaml, load_calibrations
     from mcpt.scene.layout import discover_scenes
-    from mcpt.sources.camera import video_fps
+    from mcpt.sources.camera import is_live, video_fps
+    from mcpt.table import format_table
     from mcpt.timebase import DEFAULT_FPS
 
     opts = DsOptions(
@@ -320,20 +330,31 @@ def main_deepstream(args, cfg: Config) -> int:
         rates = [r for r in (video_fps(c.uri) for c in cams) if r]
         opts.fps = args.fps or (min(rates) if rates else DEFAULT_FPS)
     cfg = cfg.for_scene(name).with_operating_points(detector_operating_points(load_manifest())[0])
-    sources = [SourceSpec(c.camera_id, c.uri) for c in cams]
-    calibs = {c.camera_id: load_calibration(c.calibration, c.camera_id) for c in cams}
+    # the failure policy of every command: cameras that cannot start are left out and reported
+    failures = CameraFailures()
+    calibs = load_calibrations(cams, failures)
+    for c in cams:
+        if not is_live(c.uri) and not Path(c.uri.removeprefix("file://")).is_file():
+            failures.fail(c.camera_id, f"video not found: {c.uri}")
+    failures.check(len(cams), args.strict, name)
+    sources = [SourceSpec(c.camera_id, c.uri) for c in cams if c.camera_id in calibs and c.camera_id not in failures]
     out = Path(args.out)
     dump = Path(args.dump_observations) if getattr(args, "dump_observations", None) else None
-    res = run_scene(name, sources, calibs, cfg, out, out.parent / f"{name}_deepstream", opts, args.video, dump=dump)
+    res = run_scene(
+        name, sources, calibs, cfg, out, out.parent / f"{name}_deepstream", opts, args.video, dump=dump,
+        duration=args.duration,
+    )  # fmt: skip
     s, p = res["summary"], res["probe"]
-    print(
-        f"{name}: {s.steps} steps, {s.rows} rows, {s.identities} identities; probe: {p.batches} batches, "
-        f"{p.frames} frames, {p.objects} objects, {p.dropped_batches} dropped, {p.errors} unreadable; "
-        f"association {s.timer.ms('associate', 50):.2f} ms per step (median)"
-    )
-    for cam, err in res["errors"].items():
-        print(f"camera {cam}: {err}")
-    print(f"wrote {out}")
+    if not args.quiet:
+        print(
+            f"{name}: {s.steps} steps, {s.rows} rows, {s.identities} identities; probe: {p.batches} batches, "
+            f"{p.frames} frames, {p.objects} objects, {p.dropped_batches} dropped, {p.errors} unreadable; "
+            f"association {s.timer.ms('associate', 50):.2f} ms per step (median)"
+        )
+        rows = [[c, "failed", why] for c, why in failures.reasons.items()]
+        rows += [[c, "error" if c in res["errors"] else "ok", res["errors"].get(c, "")] for c in calibs]
+        print(format_table(["camera", "status", "note"], sorted([r[0], r[1], r[2][:70]] for r in rows)))
+    print(f"wrote {out}" + (f" (stopped early: {res['stopped']})" if res["stopped"] else ""))
     return 0
 
 
@@ -346,7 +367,9 @@ def passthrough_args(args) -> list[str]:
         extra += ["--config", str(args.config)]
     for o in args.overrides:
         extra += ["--set", o]
-    for flag in ("no_refine", "no_appearance", "no_world", "tracker_reid"):
+    if getattr(args, "duration", None):
+        extra += ["--duration", str(args.duration)]
+    for flag in ("no_refine", "no_appearance", "no_world", "tracker_reid", "strict"):
         if getattr(args, flag, False):
             extra.append("--" + flag.replace("_", "-"))
     if args.encoder != "auto":
