@@ -32,9 +32,9 @@ def test_two_outputs_naming_one_file_exit_2_before_anything_runs(tmp_path):
 def test_sigterm_finishes_the_step_and_closes_every_output(demo_scene, default_models, tmp_path):
     out, video, bev = tmp_path / "r.txt", tmp_path / "tiled.mp4", tmp_path / "bev.png"
     partial = tmp_path / "r.txt.partial"
+    command = ["run", str(demo_scene), "--out", str(out), "--video", str(video), "--bev", str(bev)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mcpt", "run", str(demo_scene), "--out", str(out), "--video", str(video)]
-        + ["--bev", str(bev)],
+        [sys.executable, "-m", "mcpt", *command],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
