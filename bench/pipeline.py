@@ -65,6 +65,63 @@ def run_scene(scene_dir: Path, out: Path, frames: int) -> dict:
     return row
 
 
+# (name, detector ONNX under models/ or None for the default, detector.interval, ONNX Runtime threads)
+SETTINGS = (
+    ("default (640 input, every frame)", None, 0, None),
+    ("interval 1 (detect every 2nd frame)", None, 1, None),
+    ("interval 2 (detect every 3rd frame)", None, 2, None),
+    ("416 input", "person_yolov8_416.onnx", 0, None),
+    ("416 input, interval 1", "person_yolov8_416.onnx", 1, None),
+    ("416 input, interval 2", "person_yolov8_416.onnx", 2, None),
+    ("default, 1 thread", None, 0, 1),
+)
+
+
+def settings(demo: Path, out: Path, frames: int) -> tuple[str, list]:
+    """Throughput against cross-camera consistency for the detector settings a user can pick."""
+    from mcpt.models.manifest import repo_root
+
+    scene = discover_scene(demo)
+    rows, results = [], []
+    for name, onnx, interval, threads in SETTINGS:
+        detector = repo_root() / "models" / onnx if onnx else None
+        if detector is not None and not detector.is_file():
+            print(f"  {name}: {detector} missing (make models); skipped", flush=True)
+            continue
+        target = out / f"settings_{len(rows)}.txt"
+        res = run_cpu(
+            scene.name,
+            cameras_from_scene(scene),
+            load_config(overrides=[f"detector.interval={interval}"]),
+            target,
+            max_steps=frames,
+            progress=False,
+            detector=detector,
+            threads=threads,
+        )
+        c = consistency(demo, read_rows(target))
+        t, n = res.summary.timer, max(res.summary.steps, 1)
+        results.append((name, res.summary.steps_per_s(), c.same_id_share))
+        rows.append(
+            [
+                name,
+                res.summary.steps_per_s(),
+                1e3 * t.total("detect") / n,
+                1e3 * t.total("reid") / n,
+                res.summary.rows,
+                c.pairs,
+                c.same_id_share,
+                c.world_median_m,
+            ]
+        )
+        print(f"  {name}: {rows[-1][1]:.2f} steps/s, same id {c.same_id_share:.3f} ({c.pairs} pairs)", flush=True)
+    base = rows[0][1] if rows else float("nan")
+    for r in rows:
+        r.insert(2, r[1] / base)
+    head = ["setting", "steps/s", "x default", "detect ms", "reid ms", "rows", "pairs", "same id", "floor gap m"]
+    return format_table(head, rows, digits=3), results
+
+
 def decode_fps_opencv(path: Path) -> float:
     cap = cv2.VideoCapture(str(path))
     n, t = 0, time.perf_counter()

@@ -24,6 +24,12 @@ def test_every_command_has_help():
         proc = subprocess.run([sys.executable, "-m", "mcpt", name, "--help"], capture_output=True, text=True)
         assert proc.returncode == 0, name
         assert "usage: mcpt " + name in proc.stdout
+        example = proc.stdout.split("example:\n", 1)[1].splitlines()
+        assert example and all(line.startswith("  mcpt " + name) for line in example), name
+        # every example parses: the flags it uses exist (argparse exits 2 on an unknown one)
+        for line in example:
+            argv = line.split()[1:]
+            parser.parse_args(argv)
 
 
 def test_simulate_then_eval_end_to_end(tmp_path):

@@ -40,7 +40,7 @@ def test_one_based_input_is_converted(tmp_path):
         ("1 2 3 4 5 6 7 8", "expected 9 columns"),
         ("1 2 3 4 5 6 7 8 9 10", "expected 9 columns"),
         ("1 2 3 4 five 6 7 8 9", "[ymin]: expected a number, got 'five'"),
-        ("1 2.5 3 4 5 6 7 8 9", "[obj_id]: expected an integer"),
+        ("1 2.5 3 4 5 6 7 8 9", "[obj_id]: expected an integer, got 2.5"),  # a plain number, not a numpy repr
         ("1 2 3 4 5 6 -7 8 9", "non-negative box size"),
         ("1 2 3 4 5 6 7 nan 9", "finite world"),
     ],

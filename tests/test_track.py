@@ -152,3 +152,12 @@ def test_the_same_scene_at_10_and_30_fps_scores_alike(scene_30fps, tmp_path):
         scores[name], _ = run_eval(scene / "ground_truth.txt", out)
     assert scores["30"]["HOTA"] > 0.8
     assert abs(scores["30"]["HOTA"] - scores["10"]["HOTA"]) <= 0.03, scores
+
+
+def test_quiet_prints_only_the_final_line(small_scene, tmp_path, capsys):
+    out = tmp_path / "r.txt"
+    assert main(["track", str(small_scene), "--out", str(out), "-q", "--eval"]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[0] == f"wrote {out}" and len(printed) == 2 and printed[1].startswith("AIC24 headline: HOTA")
+    assert main(["track", str(small_scene), "--out", str(out)]) == 0
+    assert "| camera |" in capsys.readouterr().out  # without -q: the tables, the camera table among them

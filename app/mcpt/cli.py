@@ -29,6 +29,15 @@ COMMANDS = (
 )
 
 
+class _ExampleFormatter(argparse.HelpFormatter):
+    """Descriptions wrapped as usual; the example lines kept as written (they are commands to copy)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("example:"):
+            return "\n".join(indent + line for line in text.splitlines())
+        return super()._fill_text(text, width, indent)
+
+
 def _commands():
     for name, module in COMMANDS:
         yield name, importlib.import_module(f"mcpt.commands.{module}")
@@ -53,7 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_verbosity(common, default=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name, mod in _commands():
-        p = sub.add_parser(name, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP), parents=[common])
+        p = sub.add_parser(
+            name,
+            help=mod.HELP,
+            description=getattr(mod, "DESCRIPTION", mod.HELP),
+            epilog=f"example:\n  {mod.EXAMPLE}",
+            formatter_class=_ExampleFormatter,
+            parents=[common],
+        )
         mod.configure(p)
         p.set_defaults(_main=mod.main)
     return parser

@@ -47,6 +47,9 @@ class CpuPerception:
         self.tracking: dict[int, CameraTracking] = {}
         self.dim = reid.dim or 1
         self.ort_s = 0.0  # time inside ONNX Runtime (part of detect and reid)
+        if cfg.detector.interval < 0:
+            raise InputError("config", f"expected 0 or more, got {cfg.detector.interval}", field="detector.interval")
+        self.detect_every = cfg.detector.interval + 1
 
     def _camera(self, cid: int, image: np.ndarray) -> CameraTracking | None:
         """The camera's tracking stage, set up from its first frame (the calibration needs the image size)."""
@@ -60,7 +63,9 @@ class CpuPerception:
         except InputError as e:
             self.failures.fail(cid, str(e))
             return None
-        stage = self.tracking[cid] = CameraTracking(cid, calib, self.cfg.association, size, self.fps)
+        stage = self.tracking[cid] = CameraTracking(
+            cid, calib, self.cfg.association, size, self.fps, detect_every=self.detect_every
+        )
         return stage
 
     def _embed(self, frames: dict[int, np.ndarray], picks: list[tuple[int, np.ndarray]]) -> list[np.ndarray]:
@@ -87,8 +92,24 @@ class CpuPerception:
         return dict(zip(cids, dets, strict=True))
 
     def __call__(self, step: Step) -> ObservationBatch:
-        high_thresh = self.cfg.association.sct.track_high_thresh
         frames = {cid: f.image for cid, f in sorted(step.frames.items()) if self._camera(cid, f.image) is not None}
+        if step.index % self.detect_every:
+            return self._coast(step, frames)
+        return self._detect_and_track(step, frames)
+
+    def _coast(self, step: Step, frames: dict[int, np.ndarray]) -> ObservationBatch:
+        """A step between detections (``detector.interval``): the trackers carry their tracks."""
+        with self.timer.stage("track"):
+            parts = [
+                self.tracking[cid].coast(self.scene, step.index, step.frames[cid].index, step.frames[cid].timestamp)
+                for cid in frames
+            ]
+        result = concat_batches(parts, scene=self.scene, step=step.index, time_s=step.timestamp, dim=self.dim)
+        result.cameras = np.array(list(frames), np.int64)
+        return result
+
+    def _detect_and_track(self, step: Step, frames: dict[int, np.ndarray]) -> ObservationBatch:
+        high_thresh = self.cfg.association.sct.track_high_thresh
         with self.timer.stage("detect", items=len(frames)):
             dets = self._detect(frames)
         with self.timer.stage("reid"):

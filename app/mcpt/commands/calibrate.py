@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 HELP = "measure a detector's recall/precision per score on scenes with ground truth and set its operating points"
+EXAMPLE = "mcpt calibrate-detector scenes/scene_021"
 DESCRIPTION = (
     "Reads camera_XXXX/perception_NAME.npz recorded by `mcpt perceive` (the detector's boxes above a low score, "
     "each matched to the ground truth), prints recall, precision and F1 per threshold and the operating points "

@@ -7,6 +7,7 @@ import argparse
 from mcpt.commands.track import add_config_args, config_from_args
 
 HELP = "print the effective configuration as YAML (defaults, --config file, --set overrides, a scene's overrides)"
+EXAMPLE = "mcpt config --set association.tracker.euc_thresh=2.0"
 
 
 def configure(p: argparse.ArgumentParser) -> None:

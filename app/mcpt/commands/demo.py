@@ -9,6 +9,7 @@ from pathlib import Path
 from mcpt.commands.common import positive_int
 
 HELP = "run the full CPU pipeline on a multi-camera scene cut from a real pedestrian video (offline)"
+EXAMPLE = "mcpt demo --out demo_out"
 DESCRIPTION = (
     "Builds three overlapping virtual cameras from Debian opencv-doc's vtest.avi (exact calibrations), runs "
     "the CPU pipeline with the default models, and writes results, a tiled video, a bird's-eye view and a summary. "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 HELP = "check this machine for the CPU and the DeepStream paths: versions, models, GStreamer elements, GPU"
+EXAMPLE = "mcpt doctor"
 DESCRIPTION = (
     "Prints one line per requirement with its verdict and the fix. Exits 0 when the CPU path is complete "
     "(the DeepStream lines then only say whether that path can run here), 1 otherwise. On a DeepStream "

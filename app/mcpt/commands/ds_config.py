@@ -7,6 +7,7 @@ import argparse
 from mcpt.commands.common import positive_float, positive_int
 
 HELP = "write a complete deepstream-app config (+ nvinfer and tracker configs) for a scene's cameras"
+EXAMPLE = "mcpt ds-config scenes/scene_001 --out ds_configs --sink file"
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -34,6 +35,12 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--msgbroker", metavar="HOST;PORT", help="add a Kafka message-broker sink")
     p.add_argument("--topic", default="mcpt", help="message-broker topic (default mcpt)")
     p.add_argument("--fps", type=positive_float, default=30.0, help="camera frame rate (live batching timeout)")
+    p.add_argument(
+        "--interval",
+        type=int,
+        default=0,
+        help="nvinfer interval: frames skipped between detections, as mcpt's detector.interval (default 0)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -72,6 +79,7 @@ def main(args: argparse.Namespace) -> int:
         precision=args.precision,
         reid_batch=args.reid_batch,
         tracker_reid=args.tracker_reid,
+        interval=args.interval,
         sink=args.sink,
         encoder=args.encoder,
         msgbroker=args.msgbroker,

@@ -8,6 +8,7 @@ import sys
 from mcpt.commands.common import positive_int
 
 HELP = "build TensorRT engines (FP16/INT8) for the manifest's ONNX models, named as nvinfer expects"
+EXAMPLE = "mcpt engines --precision fp16"
 EXIT_NO_TENSORRT = 3
 
 

@@ -7,6 +7,7 @@ import argparse
 from mcpt.commands.common import frame_base, positive_float
 
 HELP = "score results against ground truth: HOTA, DetA, AssA, LocA on floor positions (official AIC24 protocol)"
+EXAMPLE = "mcpt eval --gt scenes/scene_001/ground_truth.txt --pred r.txt"
 DESCRIPTION = (
     "GT and PRED may be files (one scene), or GT a split/scene folder with ground_truth.txt per scene and PRED "
     "a folder of scene_XXX.txt or one merged submission file (split by the scenes' cameras). The default "

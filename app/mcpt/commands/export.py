@@ -7,6 +7,7 @@ import argparse
 from mcpt.commands.common import positive_int
 
 HELP = "export a detector (.pt/.yaml) or a ReID model to ONNX with a dynamic batch (needs make install-export)"
+EXAMPLE = "mcpt export models"
 
 
 def configure(p: argparse.ArgumentParser) -> None:

@@ -7,6 +7,7 @@ import argparse
 from mcpt.commands.common import frame_base
 
 HELP = "merge RESULTS_DIR/scene_*.txt into track1_submission.txt, checking every row"
+EXAMPLE = "mcpt merge results/"
 
 
 def configure(p: argparse.ArgumentParser) -> None:

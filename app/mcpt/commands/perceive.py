@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 HELP = "cache the detector's and ReID model's output on a scene's videos (replay it with mcpt track --perception)"
+EXAMPLE = "mcpt perceive scenes/scene_001 --name yolo"
 DESCRIPTION = (
     "Writes camera_XXXX/perception_NAME.npz for every camera of SCENE: every detection above --conf with its "
     "ReID embedding and, where the scene has ground truth, the identity it matches. `mcpt track SCENE "

@@ -10,6 +10,10 @@ from mcpt.commands.common import add_run_control, distinct_outputs, positive_flo
 from mcpt.commands.track import add_config_args, config_from_args
 
 HELP = "detect, track and associate people live from videos or RTSP cameras (CPU or DeepStream backend)"
+EXAMPLE = (
+    "mcpt run scenes/scene_001 --out r.txt --video tiled.mp4 --bev bev.png\n"
+    "  mcpt run --cameras cameras.yaml --out live.txt --duration 600 --set detector.interval=1"
+)
 DESCRIPTION = (
     "SCENE is a scene folder (camera_XXXX/video.mp4 + calibration.json) or a split folder of scenes; "
     "--cameras takes a YAML list of live cameras (id, uri, calibration) instead."

@@ -8,6 +8,7 @@ from mcpt.commands.common import image_size, positive_float, positive_int
 from mcpt.timebase import DEFAULT_FPS
 
 HELP = "simulate a calibrated multi-camera scene (ground truth, cached perception, optional videos)"
+EXAMPLE = "mcpt simulate sim --difficulty site --cameras 10 --frames 1800"
 DESCRIPTION = (
     "Write OUT/scene_XXX/ in the AIC24 layout: calibration.json and perception.npz per camera, "
     "ground_truth.txt, scene.json, and with --render a video.mp4 per camera. Deterministic for a seed."

@@ -9,6 +9,7 @@ from pathlib import Path
 from mcpt.commands.common import add_run_control, positive_float
 
 HELP = "associate cached detections (camera_*/perception.npz) of a scene or split into global tracks"
+EXAMPLE = "mcpt track scenes/scene_001 --out r.txt --eval"
 DESCRIPTION = (
     "Replay backend: reads each camera's perception.npz and calibration.json, runs the single-camera trackers "
     "and the cross-camera association online frame by frame, and writes AIC24 rows as it goes."
@@ -147,6 +148,5 @@ def main(args: argparse.Namespace) -> int:
             log.warning("no ground_truth.txt in %s; nothing to evaluate", scenes[0].path)
         else:
             _, text = run_eval(gt, out)
-            print()
-            print(text if not args.quiet else text.splitlines()[-1])
+            print(text.splitlines()[-1] if args.quiet else "\n" + text)
     return 0

@@ -122,7 +122,9 @@ def read_rows_with_lines(path: str | Path, frame_base: int = 0) -> tuple[Rows, n
     if not_int.any():
         i = int(np.argmax(not_int))
         j = int(np.argmax(~(np.isfinite(ids[i]) & (ids[i] == np.round(ids[i])))))
-        raise InputError(path, f"expected an integer, got {ids[i, j]!r}", field=COLUMNS[j], line=int(line_numbers[i]))
+        raise InputError(
+            path, f"expected an integer, got {float(ids[i, j]):g}", field=COLUMNS[j], line=int(line_numbers[i])
+        )
     rows = Rows.from_array(table)
     rows.frame -= frame_base
     _check_values(rows, path, line_numbers)

@@ -57,9 +57,11 @@ class SingleCameraTracker:
         image_size: tuple[int, int] = (1920, 1080),
         use_appearance: bool = True,
         fps: float = DEFAULT_FPS,
+        detect_every: int = 1,
     ):
         self.cfg = cfg = sct_thresholds_resolved(cfg)
-        self.max_lost_steps = to_steps(cfg.max_time_lost_s, fps)
+        # with a detection interval the time a track may stay unmatched is counted in detections
+        self.max_lost_steps = to_steps(cfg.max_time_lost_s, fps / detect_every) * detect_every
         self.diag = float(np.hypot(*image_size))
         self.use_appearance = use_appearance
         self.kf = BoxKalman()
@@ -129,6 +131,14 @@ class SingleCameraTracker:
             self.feat = self.feat[keep]
 
     # -- one step -------------------------------------------------------------------------------
+    def coast(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A step without detections (a detection interval): the confirmed tracks seen at the last
+        detection move on by their motion model. Returns (track ids, predicted boxes x y w h, features)."""
+        self.mean, self.cov = self.kf.predict(self.mean, self.cov)
+        live = np.flatnonzero(self.confirmed & (self.status == TRACKED))
+        feats = self.feat[live] if self.feat is not None else np.zeros((len(live), 1), np.float32)
+        return self.tid[live], cxcywh_to_xywh(self.mean[live, :4]), feats
+
     def update(self, step: int, boxes: np.ndarray, scores: np.ndarray, feats: np.ndarray) -> SCTOutput:
         c = self.cfg
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)

@@ -16,6 +16,8 @@ from mcpt.scene.calibration import Calibration
 from mcpt.timebase import DEFAULT_FPS
 from mcpt.tracking.sct import SCTOutput, SingleCameraTracker
 
+TRACKED_ONLY = -0.1  # the score of a box carried by the tracker, not detected (DeepStream's NvDsObjectMeta value)
+
 
 class CameraTracking:
     def __init__(
@@ -26,13 +28,16 @@ class CameraTracking:
         image_size: tuple[int, int],
         fps: float = DEFAULT_FPS,
         with_tracker: bool = True,
+        detect_every: int = 1,
     ) -> None:
         self.camera_id = camera_id
         self.calib = calib
         self.image_size = image_size
         self.position = cfg.position
         self.tracker = (
-            SingleCameraTracker(cfg.sct, image_size, use_appearance=cfg.use_appearance, fps=fps)
+            SingleCameraTracker(
+                cfg.sct, image_size, use_appearance=cfg.use_appearance, fps=fps, detect_every=detect_every
+            )
             if with_tracker
             else None
         )
@@ -42,6 +47,16 @@ class CameraTracking:
         if self.tracker is None:
             raise RuntimeError(f"camera {self.camera_id}: this stage takes its track ids from an external tracker")
         return self.tracker.update(step, boxes, scores, feats)
+
+    def coast(self, scene: str, step: int, frame_id: int, timestamp: float) -> ObservationBatch:
+        """A frame without detections: the confirmed local tracks where their motion puts them, scored
+        -0.1 as DeepStream scores objects its tracker carries between detections (not detected: no
+        cross-camera cluster starts from them and no appearance is learnt from them; they keep their
+        identity through their local track's binding)."""
+        if self.tracker is None:
+            raise RuntimeError(f"camera {self.camera_id}: this stage takes its track ids from an external tracker")
+        ids, boxes, feats = self.tracker.coast()
+        return self.observe(scene, step, frame_id, timestamp, ids, boxes, np.full(len(ids), TRACKED_ONLY), feats)
 
     def observe(
         self,

@@ -55,6 +55,7 @@ class DsOptions:
     conf: float | None = None  # nvinfer pre-cluster-threshold and NvDCF minDetectorConfidence (None: track_low of
     # the detector's operating points in models.yaml, as the CPU backend uses)
     nms_iou: float = 0.45
+    interval: int = 0  # nvinfer interval: batches skipped between detections (mcpt's detector.interval)
     latency_ms: int = 200
     reconnect_s: int = 5
     reconnect_attempts: int = -1
@@ -168,6 +169,7 @@ def generate(
             int8_calib=int8,
             conf=conf,
             nms_iou=opts.nms_iou,
+            interval=opts.interval,
         )
     )
     sgie = out / "config_infer_reid.txt"

@@ -311,6 +311,7 @@ def main_deepstream(args, cfg: Config) -> int:
         fps=args.fps or DEFAULT_FPS,
         tracker_reid=args.tracker_reid,
         encoder=args.encoder,
+        interval=cfg.detector.interval,
     )
     if args.gpus or (args.scene and len(discover_scenes(args.scene)) > 1):
         gpus = [int(g) for g in args.gpus.split(",") if g.strip()] if args.gpus else [opts.gpu_id]
