@@ -366,6 +366,10 @@ def test_ds_config_cli(tmp_path, demo_scene):
 
     assert main(["ds-config", str(demo_scene), "--out", str(tmp_path / "ds"), "--sink", "file"]) == 0
     assert parse(tmp_path / "ds" / "deepstream_app.txt")["sink0"]["type"] == "3"
+    assert parse(tmp_path / "ds" / "config_infer_primary.txt")["property"]["interval"] == "0"
+    # the CPU backend's detector.interval is nvinfer's interval: batches skipped between detections
+    assert main(["ds-config", str(demo_scene), "--out", str(tmp_path / "i2"), "--interval", "2"]) == 0
+    assert parse(tmp_path / "i2" / "config_infer_primary.txt")["property"]["interval"] == "2"
     assert (
         main(
             [

@@ -234,3 +234,14 @@ def test_demo_scores_itself_on_a_rendered_scene(demo_scene, default_models, tmp_
     assert f"mcpt eval --gt {scene / 'ground_truth.txt'} --pred {tmp_path / 'results.txt'}" in lines[1]
     hota = float(lines[0].split("HOTA ")[1].split(",")[0])
     assert 0.2 < hota <= 1.0  # the detector sees the rendered walkers and the tracker follows them
+
+
+def test_detection_interval_detects_every_third_frame_and_keeps_identities(demo_scene, default_models, tmp_path):
+    scene = discover_scene(demo_scene)
+    cfg = load_config(overrides=["detector.interval=2"])
+    res = run_cpu(scene.name, cameras_from_scene(scene), cfg, tmp_path / "r.txt", max_steps=45, progress=False)
+    assert len(res.summary.timer.samples["detect"]) == 15  # steps 0, 3, 6 ...
+    rows = read_rows(tmp_path / "r.txt")
+    # the frames between detections carry the tracked people too
+    assert {f % 3 for f in set(rows.frame.tolist())} == {0, 1, 2}
+    assert consistency(demo_scene, rows).same_id_share >= 0.9
