@@ -33,6 +33,25 @@ def export_one(spec: ModelSpec, src: Path) -> str:
     if spec.role == "detector":
         from mcpt_export.detector import export_detector
 
+        if spec.source.get("quantize") == "int8":
+            import tempfile
+
+            from mcpt_export.quantize import quantize_detector
+
+            with tempfile.TemporaryDirectory(prefix="mcpt-export-") as tmp:
+                float_onnx = Path(tmp) / "float.onnx"
+                export_detector(
+                    src,
+                    float_onnx,
+                    imgsz=spec.width,
+                    classes=spec.person_classes or None,
+                    person_score=spec.person_score,
+                )
+                q = quantize_detector(float_onnx, spec.onnx, spec.width)
+            return (
+                f"INT8 ({q.calibration_frames} calibration frames): score change {q.score_diff_median:.3f}, "
+                f"box {q.box_diff_median_px:.2f} px (medians, held-out frames)"
+            )
         r = export_detector(
             src, spec.onnx, imgsz=spec.width, classes=spec.person_classes or None, person_score=spec.person_score
         )

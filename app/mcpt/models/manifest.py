@@ -148,6 +148,8 @@ def load_manifest(path: str | Path | None = None) -> Manifest:
             raise InputError(
                 path, "expected {path: FILE} or {package: NAME==VERSION, file: PATH}", field=f"models.{name}.source"
             )
+        if "quantize" in source and (source["quantize"] != "int8" or role != "detector"):
+            raise InputError(path, "expected int8 (detectors only)", field=f"models.{name}.source.quantize")
         models[name] = ModelSpec(
             name=name,
             role=role,
