@@ -115,3 +115,17 @@ def test_live_health_warns_when_camera_clocks_drift_apart(caplog):
         t2 = k / 10 if seg == 0 else k / 10 - 50.0
         h3.step({1: _frame(k / 10, k / 10), 2: _frame(t2, k / 10, seg)}, dropped=0, now=k / 10)
     assert h3.drift_warnings == 0
+
+
+def test_ffmpeg_and_opencv_log_lines_are_silenced(tmp_path):
+    bad = tmp_path / "corrupt.mp4"
+    bad.write_bytes(os.urandom(5000))
+    code = (
+        "import sys\nfrom mcpt.sources.camera import CameraSource\n"
+        f"s = CameraSource(3, {str(bad)!r}); s.start(); s.join(10)\n"
+        "s2 = CameraSource(4, 'rtsp://127.0.0.1:9/none', max_reconnects=1, backoff=(0.1, 0.1)); s2.start(); s2.join(20)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    lines = proc.stderr.strip().splitlines()
+    # mcpt's own one-line reports only: no "moov atom not found", "[ WARN:0@...]", "Connection refused"
+    assert lines and all(("camera 3" in x or "camera 4" in x) for x in lines), lines

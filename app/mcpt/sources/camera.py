@@ -24,6 +24,12 @@ log = logging.getLogger(__name__)
 
 # FFmpeg options for RTSP, read when a capture is opened: TCP (no UDP loss or NAT trouble)
 os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
+# FFmpeg's and OpenCV's own log lines (a refused connection, a damaged block, on every reconnect attempt)
+# are silenced: the source reports each of these itself, in one line naming the camera; a user's own
+# setting wins.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+if "OPENCV_LOG_LEVEL" not in os.environ:
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # read at cv2 import, so set here
 OPEN_TIMEOUT_MS = 5000
 READ_TIMEOUT_MS = 5000
 
