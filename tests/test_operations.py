@@ -123,7 +123,8 @@ def test_ffmpeg_and_opencv_log_lines_are_silenced(tmp_path):
     code = (
         "import sys\nfrom mcpt.sources.camera import CameraSource\n"
         f"s = CameraSource(3, {str(bad)!r}); s.start(); s.join(10)\n"
-        "s2 = CameraSource(4, 'rtsp://127.0.0.1:9/none', max_reconnects=1, backoff=(0.1, 0.1)); s2.start(); s2.join(20)\n"
+        "s2 = CameraSource(4, 'rtsp://127.0.0.1:9/none', max_reconnects=1, backoff=(0.1, 0.1))\n"
+        "s2.start(); s2.join(20)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     lines = proc.stderr.strip().splitlines()
