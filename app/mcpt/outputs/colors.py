@@ -44,7 +44,7 @@ def palette() -> tuple[BGR, ...]:
         i = int(np.argmax(dist))
         picks.append(i)
         dist = np.minimum(dist, np.linalg.norm(lab - lab[i], axis=1))
-    return tuple(tuple(int(round(v)) for v in cand[i]) for i in picks)
+    return tuple(tuple(round(float(v)) for v in cand[i]) for i in picks)
 
 
 def id_color(gid: int) -> BGR:
@@ -61,4 +61,4 @@ def text_color(bg: BGR) -> BGR:
 
 def blend(color: BGR, bg: BGR, alpha: float) -> BGR:
     """``color`` at opacity ``alpha`` over ``bg``."""
-    return tuple(int(round(alpha * c + (1 - alpha) * b)) for c, b in zip(color, bg, strict=True))
+    return tuple(round(alpha * c + (1 - alpha) * b) for c, b in zip(color, bg, strict=True))

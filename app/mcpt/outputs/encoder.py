@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import logging
-import os
+import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -21,27 +19,8 @@ log = logging.getLogger(__name__)
 H264_FOURCCS = ("avc1", "H264", "X264")
 FALLBACK_FOURCC = "mp4v"
 _PROBE_SIZE = (160, 120)
+_PROBE_TIMEOUT_S = 60
 _chosen: dict[str, str] = {}  # container suffix -> fourcc, probed once per process
-
-
-@contextmanager
-def _stderr_captured() -> Iterator[Path]:
-    """Send the process's stderr (fd 2) to a file while probing.
-
-    FFmpeg and OpenCV print every failed encoder attempt straight to fd 2 (not through Python),
-    and a missing H.264 encoder is expected; our one warning says what it means.
-    """
-    with tempfile.NamedTemporaryFile(prefix="mcpt-probe-", suffix=".log", delete=False) as f:
-        path = Path(f.name)
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(path, "wb") as sink:
-            os.dup2(sink.fileno(), 2)
-        yield path
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def _writes(folder: Path, fourcc: str, suffix: str) -> bool:
@@ -55,22 +34,37 @@ def _writes(folder: Path, fourcc: str, suffix: str) -> bool:
     return opened and path.is_file() and path.stat().st_size > 0
 
 
+def first_h264(suffix: str) -> str | None:
+    """The first H.264 fourcc that writes a ``suffix`` file here (prints FFmpeg's complaints on the way)."""
+    with tempfile.TemporaryDirectory(prefix="mcpt-encoder-") as d:
+        return next((fourcc for fourcc in H264_FOURCCS if _writes(Path(d), fourcc, suffix)), None)
+
+
+def _probe(suffix: str) -> tuple[str | None, str]:
+    """``first_h264`` run in a child process, and what the child printed on stderr.
+
+    FFmpeg and OpenCV print every failed encoder attempt straight to the process's stderr, and a
+    missing H.264 encoder is expected: a child keeps those lines off the user's terminal without
+    muting this process's own stderr (other threads, signal messages) meanwhile.
+    """
+    cmd = [sys.executable, "-m", __name__, suffix]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=_PROBE_TIMEOUT_S, check=False)
+    except (OSError, subprocess.SubprocessError) as e:
+        return None, str(e)
+    found = proc.stdout.strip()
+    return (found if found in H264_FOURCCS else None), proc.stderr
+
+
 def choose_fourcc(suffix: str = ".mp4") -> str:
     """The first H.264 fourcc that writes a ``suffix`` file here, else ``mp4v`` (one warning per process)."""
     suffix = suffix.lower() or ".mp4"
     if suffix in _chosen:
         return _chosen[suffix]
-    chosen = FALLBACK_FOURCC
-    with tempfile.TemporaryDirectory(prefix="mcpt-encoder-") as d, _stderr_captured() as noise:
-        for fourcc in H264_FOURCCS:
-            if _writes(Path(d), fourcc, suffix):
-                chosen = fourcc
-                break
-    text = noise.read_text(errors="replace").strip()
-    noise.unlink(missing_ok=True)
-    if text:
-        log.debug("video encoder probe output:\n%s", text)
-    if chosen == FALLBACK_FOURCC:
+    found, noise = _probe(suffix)
+    if noise.strip():
+        log.debug("video encoder probe output:\n%s", noise.strip())
+    if found is None:
         log.warning(
             "this OpenCV/FFmpeg build has no H.264 encoder (tried %s); writing %s videos as MPEG-4 Part 2 "
             "(mp4v), which some players and browsers do not play - re-encode with ffmpeg -c:v libx264 if needed",
@@ -78,9 +72,9 @@ def choose_fourcc(suffix: str = ".mp4") -> str:
             suffix,
         )
     else:
-        log.debug("video encoder for %s: H.264 (%s)", suffix, chosen)
-    _chosen[suffix] = chosen
-    return chosen
+        log.debug("video encoder for %s: H.264 (%s)", suffix, found)
+    _chosen[suffix] = found or FALLBACK_FOURCC
+    return _chosen[suffix]
 
 
 def open_video_writer(path: str | Path, fps: float, size: tuple[int, int], field: str | None = None) -> cv2.VideoWriter:
@@ -89,5 +83,10 @@ def open_video_writer(path: str | Path, fps: float, size: tuple[int, int], field
     fourcc = choose_fourcc(path.suffix)
     w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), float(fps), tuple(size))
     if not w.isOpened():
-        raise InputError(path, f"cannot write this video (OpenCV/FFmpeg {fourcc}); try another folder or name", field=field)
+        why = f"cannot write this video (OpenCV/FFmpeg {fourcc}); try another folder or name"
+        raise InputError(path, why, field=field)
     return w
+
+
+if __name__ == "__main__":  # the child of ``_probe``: prints the fourcc found, or nothing
+    print(first_h264(sys.argv[1]) or "")

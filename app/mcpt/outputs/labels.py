@@ -54,12 +54,12 @@ def around_point(x: float, y: float, size: tuple[int, int], gap: int) -> list[Bo
     """Candidate boxes of ``size`` beside a point: the four diagonals, the four sides, then farther out."""
     w, h = size
     out = []
-    for r in (gap, 3 * gap):
+    for r in (gap, 3 * gap, 6 * gap):
         for dx, dy in ((1, -1), (1, 1), (-1, -1), (-1, 1), (1, 0), (-1, 0), (0, -1), (0, 1)):
             # the corner nearest the point sits ``r`` away from it in the chosen direction
-            x0 = x + dx * r - (w if dx < 0 else w / 2 if dx == 0 else 0)
-            y0 = y + dy * r - (h if dy < 0 else h / 2 if dy == 0 else 0)
-            out.append((int(round(x0)), int(round(y0)), int(round(x0)) + w, int(round(y0)) + h))
+            x0 = round(float(x) + dx * r - (w if dx < 0 else w / 2 if dx == 0 else 0))
+            y0 = round(float(y) + dy * r - (h if dy < 0 else h / 2 if dy == 0 else 0))
+            out.append((x0, y0, x0 + w, y0 + h))
     return out
 
 
