@@ -74,6 +74,7 @@ SETTINGS = (
     ("interval 1 (detect every 2nd frame)", None, 1, None),
     ("interval 2 (detect every 3rd frame)", None, 2, None),
     ("INT8", "person_yolov8_int8.onnx", 0, None),
+    ("INT8, interval 1", "person_yolov8_int8.onnx", 1, None),
     ("416 input", "person_yolov8_416.onnx", 0, None),
     ("416 input, INT8", "person_yolov8_416_int8.onnx", 0, None),
     ("416 input, INT8, interval 1", "person_yolov8_416_int8.onnx", 1, None),

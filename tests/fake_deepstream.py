@@ -225,6 +225,7 @@ class Runtime:
 
     def _stream(self, pipeline: FakePipeline) -> None:
         mux = next(e for e in pipeline.elements if e.factory == "nvstreammux")
+        self.muxer_size = (mux.props.get("width"), mux.props.get("height"))
         pads = {p.index: p for p in mux.request_pads}
         srcs = [e for e in pipeline.elements if e.factory == "nvurisrcbin"]
         bus = pipeline.bus
@@ -278,9 +279,14 @@ class Runtime:
         frames = []
         for index, k, objects, source in batch:
             metas = []
+            # nvstreammux scales every frame to its own resolution (no padding): boxes arrive in its pixels
+            mw, mh = self.muxer_size
+            sx, sy = (mw / source.size[0], mh / source.size[1]) if mw and mh else (1.0, 1.0)
             for oid, box, score, emb in objects:
                 user = [tensor_user_meta(np.asarray(emb, np.float32))[0]] if emb is not None else []
-                metas.append(obj_meta(UNTRACKED if oid < 0 else oid, tuple(box), conf=score, user_metas=user))
+                x, y, w, h = box
+                scaled = (x * sx, y * sy, w * sx, h * sy)
+                metas.append(obj_meta(UNTRACKED if oid < 0 else oid, scaled, conf=score, user_metas=user))
             frames.append(
                 frame_meta(index, metas, frame_num=k, source_size=source.size, pts_ns=int(k / source.fps * 1e9))
             )

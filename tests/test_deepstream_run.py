@@ -130,3 +130,27 @@ def test_fake_nvurisrcbin_rejects_a_bare_path_as_uridecodebin_does():
     m = pipeline.bus.messages.get_nowait()
     assert m.type == gst.MessageType.ERROR and "Invalid URI" in m.parse_error()[0]
     assert m.src.get_parent() is src and pad.frames.empty()
+
+
+def test_deepstream_run_follows_the_failure_policy(scene, plain_manifest, tmp_path, monkeypatch, capsys):
+    """A camera whose calibration is broken is left out and listed (exit 0); --strict exits 3 before DeepStream
+    starts, as the CPU and replay backends do."""
+    copy = tmp_path / "s" / "scene_001"
+    shutil.copytree(scene, copy)
+    (copy / "camera_0002" / "calibration.json").write_text('{"projection matrix": "broken"}')
+    cfg = load_config().with_operating_points(REFERENCE_OPERATING_POINTS)
+    started = []
+
+    def fake_runtime():
+        started.append(True)
+        return Runtime(tracked_frames(copy, cfg), seed=1).modules()
+
+    monkeypatch.setattr("mcpt.backends.deepstream.run.import_deepstream", fake_runtime)
+    out = tmp_path / "ds.txt"
+    assert main(["run", str(copy), "--backend", "deepstream", "--out", str(out), "--strict"]) == 3
+    assert not started and "camera 2" in capsys.readouterr().err
+    assert main(["run", str(copy), "--backend", "deepstream", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert started and "| 2      | failed |" in printed
+    rows = read_rows(out)
+    assert 2 not in set(rows.camera.tolist()) and {1, 3, 4} <= set(rows.camera.tolist())

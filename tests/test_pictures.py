@@ -184,6 +184,7 @@ def test_encoder_choice_matches_what_this_machine_encodes(monkeypatch, capfd):
 def test_encoder_falls_back_to_mp4v_with_one_warning(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(encoder, "_chosen", {})
     monkeypatch.setattr(encoder, "_probe", lambda suffix: (None, "no H.264 here"))
+    monkeypatch.setattr(encoder, "_ffmpeg", [None])  # and no FFmpeg with libx264 either
     with caplog.at_level(logging.WARNING, logger=encoder.__name__):
         assert encoder.choose_fourcc(".mp4") == "mp4v"
         encoder.open_video_writer(tmp_path / "a.mp4", 10.0, (64, 48)).release()
@@ -199,3 +200,16 @@ def test_png_birds_eye_view_is_written(tmp_path):
     pics.close()
     img = cv2.imread(str(tmp_path / "bev.png"))
     assert img is not None and img.shape[1] >= 640
+
+
+def test_h264_through_ffmpeg_where_opencv_has_none(tmp_path, monkeypatch):
+    if encoder.ffmpeg_with_x264() is None:
+        pytest.skip("no FFmpeg with libx264 (pip install imageio-ffmpeg)")
+    monkeypatch.setattr(encoder, "_chosen", {".mp4": encoder.FALLBACK_FOURCC})
+    w = encoder.open_video_writer(tmp_path / "h.mp4", 10.0, (97, 63))  # odd sides: padded for yuv420p
+    for k in range(9):
+        w.write(np.full((63, 97, 3), 25 * k, np.uint8))
+    w.release()
+    cap = cv2.VideoCapture(str(tmp_path / "h.mp4"))
+    fourcc = int(cap.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode().lower()
+    assert fourcc in ("avc1", "h264") and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 9

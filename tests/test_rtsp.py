@@ -164,7 +164,13 @@ def test_unreachable_camera_at_start_does_not_stop_the_others(servers, live_scen
     ]
     out = tmp_path / "live.txt"
     res = run_cpu("live", cams, load_config(), out, fps=5.0, max_steps=25, progress=False)
-    assert "cannot connect" in res.sources[2]["error"]
+    assert "cannot connect" in res.sources[2]["error"] and "cannot connect" in res.failed[2]
     rows = read_rows(out)
     assert set(rows.camera.tolist()) == {1}
     assert res.summary.steps == 25
+    # --strict: the same camera stops the run before it starts, exit code 3
+    from mcpt.errors import InputError
+
+    with pytest.raises(InputError) as e:
+        run_cpu("live", cams, load_config(), tmp_path / "strict.txt", fps=5.0, max_steps=5, progress=False, strict=True)
+    assert e.value.exit_code == 3 and "camera 2" in str(e.value) and not (tmp_path / "strict.txt").exists()

@@ -73,6 +73,7 @@ def run_cpu(
     for s in sources:
         if s.error and (s.ended or s.stats.frames == 0):
             failures.fail(s.camera_id, s.error)
+            s.stop()  # a live camera unreachable at start stays out of this run (the policy is the same for all)
     try:
         failures.check(len(cameras), strict, scene_name)
     except InputError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,13 @@ FALLBACK_FOURCC = "mp4v"
 _PROBE_SIZE = (160, 120)
 _PROBE_TIMEOUT_S = 60
 _chosen: dict[str, str] = {}  # container suffix -> fourcc, probed once per process
+_ffmpeg: list[str | None] = []  # the FFmpeg with libx264, looked for once per process
+
+
+def _x264() -> str | None:
+    if not _ffmpeg:
+        _ffmpeg.append(ffmpeg_with_x264())
+    return _ffmpeg[0]
 
 
 def _writes(folder: Path, fourcc: str, suffix: str) -> bool:
@@ -64,7 +72,9 @@ def choose_fourcc(suffix: str = ".mp4") -> str:
     found, noise = _probe(suffix)
     if noise.strip():
         log.debug("video encoder probe output:\n%s", noise.strip())
-    if found is None:
+    if found is None and _x264() is not None:
+        log.debug("video encoder for %s: H.264 through FFmpeg (libx264)", suffix)
+    elif found is None:
         log.warning(
             "this OpenCV/FFmpeg build has no H.264 encoder (tried %s); writing %s videos as MPEG-4 Part 2 "
             "(mp4v), which some players and browsers do not play - re-encode with ffmpeg -c:v libx264 if needed",
@@ -77,10 +87,70 @@ def choose_fourcc(suffix: str = ".mp4") -> str:
     return _chosen[suffix]
 
 
-def open_video_writer(path: str | Path, fps: float, size: tuple[int, int], field: str | None = None) -> cv2.VideoWriter:
-    """An opened writer for ``path`` (frames of ``size`` = (width, height)), H.264 where possible."""
+def ffmpeg_with_x264() -> str | None:
+    """An FFmpeg executable that encodes H.264 with libx264: the imageio-ffmpeg wheel's, else one on PATH."""
+    candidates = []
+    try:
+        import imageio_ffmpeg
+
+        candidates.append(imageio_ffmpeg.get_ffmpeg_exe())
+    except (ImportError, RuntimeError):
+        pass
+    if shutil.which("ffmpeg"):
+        candidates.append(shutil.which("ffmpeg"))
+    for exe in candidates:
+        try:
+            out = subprocess.run([exe, "-hide_banner", "-encoders"], capture_output=True, text=True, timeout=20)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if " libx264 " in out.stdout:
+            return exe
+    return None
+
+
+class FfmpegPipeWriter:
+    """cv2.VideoWriter's write/release/isOpened over an FFmpeg child encoding H.264 (libx264, yuv420p).
+
+    The child runs in its own session: a Ctrl-C in the terminal reaches mcpt only, which finishes its
+    step and closes the video cleanly instead of losing the encoder mid-stream.
+    """
+
+    def __init__(self, exe: str, path: Path, fps: float, size: tuple[int, int]) -> None:
+        w, h = size
+        cmd = [exe, "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24"]
+        cmd += ["-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "-", "-an", "-c:v", "libx264", "-preset", "veryfast"]
+        # yuv420p (what every player decodes) needs even sides
+        cmd += ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(path)]
+        self.size = (w, h)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+
+    def isOpened(self) -> bool:  # cv2.VideoWriter's method name
+        return self.proc.poll() is None
+
+    def write(self, frame: np.ndarray) -> None:
+        if frame.shape[1::-1] != self.size:
+            frame = cv2.resize(frame, self.size)
+        try:
+            self.proc.stdin.write(np.ascontiguousarray(frame, np.uint8).tobytes())
+        except BrokenPipeError:
+            raise OSError(f"the H.264 encoder stopped: {self.proc.stderr.read().decode(errors='replace')}") from None
+
+    def release(self) -> None:
+        if self.proc.stdin and not self.proc.stdin.closed:
+            self.proc.stdin.close()
+        if self.proc.wait(timeout=120) != 0:
+            log.warning("H.264 encoder: %s", self.proc.stderr.read().decode(errors="replace").strip()[:300])
+
+
+def open_video_writer(path: str | Path, fps: float, size: tuple[int, int], field: str | None = None):
+    """An opened writer for ``path`` (frames of ``size`` = (width, height)), H.264 where possible: OpenCV's
+    own encoder, else an FFmpeg with libx264 (the imageio-ffmpeg wheel), else MPEG-4 Part 2."""
     path = Path(path)
     fourcc = choose_fourcc(path.suffix)
+    if fourcc == FALLBACK_FOURCC and path.suffix.lower() in (".mp4", ".mkv", ".mov"):
+        exe = _x264()
+        if exe is not None:
+            return FfmpegPipeWriter(exe, path, fps, size)
     w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), float(fps), tuple(size))
     if not w.isOpened():
         why = f"cannot write this video (OpenCV/FFmpeg {fourcc}); try another folder or name"
