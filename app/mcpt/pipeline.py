@@ -26,7 +26,6 @@ class PipelineResult:
     sources: dict[int, dict] = field(default_factory=dict)  # per camera: decoding figures
     failed: dict[int, str] = field(default_factory=dict)  # per failed camera: why
     ort_s: float = 0.0  # time inside ONNX Runtime
-    stopped: str | None = None  # why the run ended before its input did (a signal, --duration)
     health: LiveHealth | None = None  # live runs: rate and clock-drift figures
 
     @property
@@ -150,4 +149,5 @@ def run_cpu(
         }
         for s in sources
     }
-    return PipelineResult(loop.summary, sources_table, failures.reasons, perception.ort_s, stop.reason, health)
+    loop.summary.stopped = stop.reason
+    return PipelineResult(loop.summary, sources_table, failures.reasons, perception.ort_s, health)

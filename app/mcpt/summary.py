@@ -106,8 +106,8 @@ def pipeline_report(res: PipelineResult) -> str:
         f"{s.scene}: {s.steps} steps in {s.wall_s:.1f} s ({s.steps_per_s():.2f} steps/s), {s.rows} rows, "
         f"{s.identities} identities; ONNX Runtime {res.ort_s:.1f} s, wall / inference = {res.wall_per_inference:.2f}"
     )
-    if res.stopped:
-        head += f"; stopped early ({res.stopped})"
+    if s.stopped:
+        head += f"; stopped early ({s.stopped})"
     parts = [head, "", stage_table(s), "", camera_table(res)]
     if res.health is not None:
         parts += ["", health_line(res)]

@@ -94,7 +94,7 @@ def main(args: argparse.Namespace) -> int:
         )
         if not args.quiet:
             print(pipeline_report(res))
-        print(f"wrote {out}" + (f" (stopped early: {res.stopped})" if res.stopped else ""))
+        print(f"wrote {out}" + (f" (stopped early: {res.summary.stopped})" if res.summary.stopped else ""))
         return 0
 
     if args.cameras:
