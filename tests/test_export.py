@@ -145,6 +145,37 @@ def test_shipped_person_model_finds_walkers_and_matches_torch(person_model):
     _match(ours[0], ref[0])
 
 
+@needs_yolo
+@pytest.mark.export
+@pytest.mark.skipif(not VTEST.is_file(), reason="Debian opencv-doc (vtest.avi) not installed")
+def test_int8_detector_finds_the_same_walkers(person_model, tmp_path):
+    import onnx
+
+    from mcpt_export.quantize import quantize_detector
+
+    _, res = person_model
+    report = quantize_detector(res.path, tmp_path / "int8.onnx", 640)
+    assert report.score_diff_median < 0.05 and report.box_diff_median_px < 1.0
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "int8.onnx")).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    float_det = PersonDetector(res.path, conf=0.3, person_classes=(0, 1))
+    int8_det = PersonDetector(tmp_path / "int8.onnx", conf=0.3, person_classes=(0, 1))
+    cap = cv2.VideoCapture(str(VTEST))
+    found = total = 0
+    for k in range(400):
+        _, frame = cap.read()
+        if k % 50 != 7:  # frames the calibration (every 20th from 0) did not see
+            continue
+        a, b = float_det([frame])[0], int8_det([frame])[0]
+        for box in a:
+            lt, rb = np.maximum(box[:2], b[:, :2]), np.minimum(box[:2] + box[2:4], b[:, :2] + b[:, 2:4])
+            inter = np.prod(np.clip(rb - lt, 0, None), axis=1)
+            iou = inter / (box[2] * box[3] + b[:, 2] * b[:, 3] - inter)
+            found += int(len(b) > 0 and iou.max() > 0.8)
+            total += 1
+    assert total >= 30 and found / total >= 0.9
+
+
 @needs_torch
 @pytest.mark.export
 @pytest.mark.parametrize("arch", ["resnet50_ibn", "osnet_x1_0", "mobilenetv2"])

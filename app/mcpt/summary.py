@@ -58,7 +58,7 @@ def association_notes(summary: RunSummary) -> str:
         parts.append(f"still objects (never moved): {st['still_spots']} spots, {st['still_rows']} rows held back")
     if summary.camera_offsets:
         rows = [[c, dx, dy, (dx * dx + dy * dy) ** 0.5, n] for c, dx, dy, n in summary.camera_offsets]
-        parts.append(format_table(["camera", "offset x m", "offset y m", "|offset| m", "learnt from"], rows, digits=2))
+        parts.append(format_table(["camera", "offset x m", "offset y m", "offset m", "learnt from"], rows, digits=2))
     return "\n".join(parts)
 
 
