@@ -70,11 +70,11 @@ def test_operating_points_are_written_to_the_manifest_and_read_back(tmp_path):
     write_operating_points(manifest, "person-yolov8", op, "test again")  # replaces, never duplicates
     m = load_manifest(manifest)
     assert m.detector.operating_points == op
-    entry = manifest.read_text().split("  person-yolov8:")[1].split("\n  reid-mobilenetv2:")[0]
+    entry = manifest.read_text().split("  person-yolov8:")[1].split("\n\n")[0]  # up to the next entry
     assert entry.count("operating_points:") == 1 and "test again" in entry
     # the rest of the file (comments included) is as it was
     assert manifest.read_text().replace(entry, "") == before.replace(
-        before.split("  person-yolov8:")[1].split("\n  reid-mobilenetv2:")[0], ""
+        before.split("  person-yolov8:")[1].split("\n\n")[0], ""
     )
     assert detector_operating_points(m) == (op, "models.yaml person-yolov8")
     # a detector the manifest does not know gets the reference's thresholds, and says so

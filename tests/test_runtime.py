@@ -210,7 +210,8 @@ def test_split_runs_scenes_in_parallel_and_merges(demo_scene, default_models, tm
     merged = read_rows(tmp_path / "results" / "track1_submission.txt")
     assert set(merged.camera.tolist()) <= {1, 2, 3, 4, 5, 6}
     assert {1, 4} <= set(merged.camera.tolist())
-    assert "scene_002" in proc.stdout
+    assert (tmp_path / "results" / "scene_002.txt").is_file()
+    assert proc.stdout.strip().splitlines()[-1].startswith("wrote ")  # -q: the final line only
 
 
 def test_demo_scores_itself_on_a_rendered_scene(demo_scene, default_models, tmp_path):
