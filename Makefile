@@ -20,21 +20,22 @@ help:
 
 install: $(STAMP)
 
+# TrackEval's metadata pulls the full opencv-python, which would shadow the headless cv2: it goes in
+# without dependencies.
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q --no-warn-conflicts -e '.[dev]'
-	# TrackEval's metadata pulls the full opencv-python, which would shadow the headless cv2.
 	$(PIP) install -q --no-deps 'trackeval==1.3.0'
 	touch $@
 
+# Ultralytics' metadata asks for torchvision, opencv-python and (through them) a CUDA torch stack.
+# It goes in without dependencies, then only what model building and ONNX export use; torchvision
+# is there for its version string only (ultralytics reads it at import). --no-warn-conflicts: pip
+# would otherwise report the requirements left out on purpose as dependency conflicts; nothing is
+# broken (`make test` exercises the export).
 $(EXPORT_STAMP): $(STAMP)
 	$(PIP) install -q torch==2.13.0
-	# Ultralytics' metadata asks for torchvision, opencv-python and (through them) a CUDA torch stack.
-	# Install it without dependencies, then only what model building and ONNX export use;
-	# torchvision is there for its version string only (ultralytics reads it at import).
-	# --no-warn-conflicts: pip would otherwise print "ERROR: ... dependency conflicts" for the requirements
-	# left out on purpose above; nothing is broken (`make test` exercises the export).
 	$(PIP) install -q --no-deps ultralytics==8.4.190 ultralytics-thop==2.2.3 torchvision==0.28.0
 	$(PIP) install -q --no-warn-conflicts matplotlib pillow requests psutil polars onnx onnxslim
 	touch $@

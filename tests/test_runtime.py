@@ -246,3 +246,20 @@ def test_detection_interval_detects_every_third_frame_and_keeps_identities(demo_
     # the frames between detections carry the tracked people too
     assert {f % 3 for f in set(rows.frame.tolist())} == {0, 1, 2}
     assert consistency(demo_scene, rows).same_id_share >= 0.9
+
+
+def test_run_and_track_share_the_failure_policy_for_a_bad_calibration(demo_scene, default_models, tmp_path):
+    import shutil
+
+    scene_dir = tmp_path / "scene_001"
+    shutil.copytree(demo_scene, scene_dir)
+    (scene_dir / "camera_0003" / "calibration.json").write_text('{"homography matrix": [[1, 0], [0, 1]]}')
+    base = [sys.executable, "-m", "mcpt", "run", str(scene_dir), "--frames", "12"]
+    proc = subprocess.run([*base, "--out", str(tmp_path / "r.txt")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    table = [line for line in proc.stdout.splitlines() if line.startswith("| 3 ")]
+    assert len(table) == 1 and "failed" in table[0] and "calibration.json" in table[0]
+    assert 3 not in set(read_rows(tmp_path / "r.txt").camera.tolist())
+    proc = subprocess.run([*base, "--out", str(tmp_path / "s.txt"), "--strict"], capture_output=True, text=True)
+    assert proc.returncode == 3 and "camera 3" in proc.stderr and "--strict" in proc.stderr
+    assert not (tmp_path / "s.txt").exists() and not (tmp_path / "s.txt.partial").exists()
