@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mcpt.loop import RunSummary
-from mcpt.table import format_table
+from mcpt.table import format_table, tail_note
 
 if TYPE_CHECKING:
     from mcpt.pipeline import PipelineResult
@@ -82,7 +82,7 @@ def camera_table(res: PipelineResult) -> str:
         if live:
             drift = v.get("max_drift_s")
             row.append("-" if drift is None else f"{drift:.2f}")
-        rows.append([*row, note[:70]])
+        rows.append([*row, tail_note(note)])
     head = ["camera", "status", "frames", "decode ms", "gaps", "gap s", "reconnects", "dropped"]
     return format_table([*head, *(["max drift s"] if live else []), "note"], rows, digits=1)
 

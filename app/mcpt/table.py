@@ -22,3 +22,8 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]], digit
 
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     return "\n".join([line(list(headers)), sep, *(line(r) for r in cells)])
+
+
+def tail_note(text: str, width: int = 90) -> str:
+    """A note cut to ``width`` from its end: a failure names a long path first and the reason last."""
+    return text if len(text) <= width else "..." + text[-(width - 3) :]

@@ -101,7 +101,7 @@ def track_scene(
 def main(args: argparse.Namespace) -> int:
     from mcpt.scene.layout import discover_scenes
     from mcpt.summary import association_notes, run_table, stage_table
-    from mcpt.table import format_table
+    from mcpt.table import format_table, tail_note
 
     cfg = config_from_args(args)
     scenes = discover_scenes(args.scene)
@@ -133,7 +133,7 @@ def main(args: argparse.Namespace) -> int:
             print(stage_table(summaries[-1]))
             print()
         head = ["scene", "camera", "status", "cached frames", "note"]
-        print(format_table(head, [[*r[:4], r[4][:70]] for r in cameras]))
+        print(format_table(head, [[*r[:4], tail_note(r[4])] for r in cameras]))
         notes = association_notes(summaries[-1]) if len(summaries) == 1 else ""
         if notes:
             print()

@@ -303,7 +303,7 @@ def main_deepstream(args, cfg: Config) -> int:
     from mcpt.scene.cameras import CameraFailures, cameras_from_scene, cameras_from_yaml, load_calibrations
     from mcpt.scene.layout import discover_scenes
     from mcpt.sources.camera import is_live, video_fps
-    from mcpt.table import format_table
+    from mcpt.table import format_table, tail_note
     from mcpt.timebase import DEFAULT_FPS
 
     opts = DsOptions(
@@ -354,7 +354,7 @@ def main_deepstream(args, cfg: Config) -> int:
         )
         rows = [[c, "failed", why] for c, why in failures.reasons.items()]
         rows += [[c, "error" if c in res["errors"] else "ok", res["errors"].get(c, "")] for c in calibs]
-        print(format_table(["camera", "status", "note"], sorted([r[0], r[1], r[2][:70]] for r in rows)))
+        print(format_table(["camera", "status", "note"], sorted([r[0], r[1], tail_note(r[2])] for r in rows)))
     print(f"wrote {out}" + (f" (stopped early: {res['stopped']})" if res["stopped"] else ""))
     return 0
 
