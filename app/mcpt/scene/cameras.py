@@ -84,9 +84,6 @@ class CameraFailures:
     def __contains__(self, camera_id: int) -> bool:
         return camera_id in self.reasons
 
-    def __len__(self) -> int:
-        return len(self.reasons)
-
     def check(self, total: int, strict: bool, where: str) -> None:
         """The failure policy of every command: the run goes on with the cameras that work; it stops
         (exit 2) when none does, and with ``strict`` (exit 3) when any camera failed."""

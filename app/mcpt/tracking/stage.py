@@ -44,18 +44,19 @@ class CameraTracking:
 
     def track(self, step: int, boxes: np.ndarray, scores: np.ndarray, feats: np.ndarray) -> SCTOutput:
         """Detections of this camera at processing step ``step`` -> local track ids and filtered boxes."""
+        return self._own_tracker().update(step, boxes, scores, feats)
+
+    def _own_tracker(self) -> SingleCameraTracker:
         if self.tracker is None:
             raise RuntimeError(f"camera {self.camera_id}: this stage takes its track ids from an external tracker")
-        return self.tracker.update(step, boxes, scores, feats)
+        return self.tracker
 
     def coast(self, scene: str, step: int, frame_id: int, timestamp: float) -> ObservationBatch:
         """A frame without detections: the confirmed local tracks where their motion puts them, scored
         -0.1 as DeepStream scores objects its tracker carries between detections (not detected: no
         cross-camera cluster starts from them and no appearance is learnt from them; they keep their
         identity through their local track's binding)."""
-        if self.tracker is None:
-            raise RuntimeError(f"camera {self.camera_id}: this stage takes its track ids from an external tracker")
-        ids, boxes, feats = self.tracker.coast()
+        ids, boxes, feats = self._own_tracker().coast()
         return self.observe(scene, step, frame_id, timestamp, ids, boxes, np.full(len(ids), TRACKED_ONLY), feats)
 
     def observe(
