@@ -30,6 +30,11 @@ def linear_assignment(cost: np.ndarray, thresh: float) -> tuple[np.ndarray, np.n
     return np.stack([rows, cols], axis=1).astype(np.int64), np.flatnonzero(~matched_r), np.flatnonzero(~matched_c)
 
 
+def pairwise_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)) Euclidean distances between 2-D points (np.hypot is five times slower)."""
+    return np.sqrt((a[:, :1] - b[None, :, 0]) ** 2 + (a[:, 1:2] - b[None, :, 1]) ** 2)
+
+
 def cosine_half_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(1 - cos) / 2 in [0, 1] between rows of unit vectors (the reference method's appearance scale)."""
     if not len(a) or not len(b):

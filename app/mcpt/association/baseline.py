@@ -11,7 +11,7 @@ import numpy as np
 
 from mcpt.association.core import AssociatorStats, StepResult
 from mcpt.association.grouping import group_observations
-from mcpt.matching import linear_assignment
+from mcpt.matching import linear_assignment, pairwise_distance
 from mcpt.observation import ObservationBatch
 from mcpt.timebase import DEFAULT_FPS, to_steps
 
@@ -58,7 +58,7 @@ class WorldDistanceBaseline:
         )
         centroids = np.array([world[usable[g]].mean(axis=0) for g in groups]).reshape(-1, 2)
         pred = self.pos + self.vel
-        d = np.linalg.norm(pred[:, None, :] - centroids[None, :, :], axis=2)
+        d = pairwise_distance(pred, centroids)
         m, un_t, un_g = linear_assignment(np.where(d <= self.match_m, d, np.inf), self.match_m)
         track_of_group = np.full(len(groups), -1)
         if len(m):

@@ -37,7 +37,7 @@ from mcpt.association.refine import refine
 from mcpt.association.steps import StepCounts
 from mcpt.association.store import LOST, TENTATIVE, TRACKED, ClusterStore
 from mcpt.config import AssociationConfig, thresholds_resolved
-from mcpt.matching import linear_assignment
+from mcpt.matching import linear_assignment, pairwise_distance
 from mcpt.observation import ObservationBatch
 from mcpt.timebase import DEFAULT_FPS
 
@@ -109,11 +109,6 @@ class Assignment:
 
     def open_rows(self, mask: np.ndarray) -> np.ndarray:
         return np.flatnonzero((self.slot < 0) & mask)
-
-
-def _pairwise_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) Euclidean distances between 2-D points (np.hypot is five times slower)."""
-    return np.sqrt((a[:, :1] - b[None, :, 0]) ** 2 + (a[:, 1:] - b[None, :, 1]) ** 2)
 
 
 def _max_overlap(rows: np.ndarray, cameras: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -414,7 +409,7 @@ class Associator:
                 self.stats.still_spots += 1
         near = np.zeros(len(slots), bool)
         if len(self.still_spots):
-            d = np.linalg.norm(s.origin[slots][:, None, :] - self.still_spots[None], axis=2)
+            d = pairwise_distance(s.origin[slots], self.still_spots)
             near = unmoved & (d.min(axis=1) <= reach)
         return old | near
 
@@ -448,7 +443,7 @@ class Associator:
             return cost
         is_bound = inp.bound[rows][:, None] == slots[None, :]
         if cfg.use_world:
-            d = _pairwise_distance(world[rows], s.mean[slots, :2])
+            d = pairwise_distance(world[rows], s.mean[slots, :2])
             d[~has_world[rows]] = np.inf
             d_bound = np.where(has_world[rows][:, None], d, 0.0)  # trust the local track where the feet are cut
             near = np.isfinite(d) & (d <= dist_gate)
@@ -519,13 +514,13 @@ class Associator:
         if tc.lost_max_speed > 0 and self.cfg.use_world:
             gap = (t - s.last[slots]) / self.fps
             reach = tc.lost_max_speed * gap + tc.euc_thresh
-            d = _pairwise_distance(world, s.mean[slots, :2])
+            d = pairwise_distance(world, s.mean[slots, :2])
             cost[~(d <= reach[None, :])] = np.inf
         return cost
 
     def _distance_cost(self, world: np.ndarray, slots: np.ndarray) -> np.ndarray:
         gate = self.cfg.tracker.fallback_gate_m
-        d = _pairwise_distance(world, self.store.mean[slots, :2])
+        d = pairwise_distance(world, self.store.mean[slots, :2])
         cost = np.minimum(d / gate, 1.0)
         cost[~(d <= gate)] = np.inf
         return cost

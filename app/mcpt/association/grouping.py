@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mcpt.matching import cosine_half_distance
+from mcpt.matching import cosine_half_distance, pairwise_distance
 
 
 def pair_costs(
@@ -28,7 +28,7 @@ def pair_costs(
     allowed = np.ones((n, n), bool)
     terms = []
     if use_world:
-        dist = np.linalg.norm(world[:, None, :] - world[None, :, :], axis=2)
+        dist = pairwise_distance(world, world)
         dist = np.where(np.isfinite(dist), dist, np.inf)
         allowed &= dist <= euc_thresh
         terms.append(((1.0 - ratio) if use_appearance else 1.0, np.minimum(dist / euc_thresh, 1.0)))

@@ -23,6 +23,7 @@ from mcpt.association.bindings import LocalTrackBindings
 from mcpt.association.steps import StepCounts
 from mcpt.association.store import LOST, TENTATIVE, TRACKED, ClusterStore
 from mcpt.config import AssociationConfig
+from mcpt.matching import pairwise_distance
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ def merge(
     ok = np.ones((len(conf), len(conf)), bool)
     cost = np.zeros((len(conf), len(conf)))
     if cfg.use_world:
-        d = np.linalg.norm(s.mean[conf, None, :2] - s.mean[None, conf, :2], axis=2)
+        d = pairwise_distance(s.mean[conf, :2], s.mean[conf, :2])
         ok &= d < rc.merge_euc
         cost += d / rc.merge_euc
     if cfg.use_appearance:
@@ -158,7 +159,7 @@ def relink(
     ok &= s.last[lost][None, :] < s.start[young][:, None]  # the lost one was gone before the young one came
     if tc.lost_max_speed > 0 and cfg.use_world:
         gap = (s.start[young][:, None] - s.last[lost][None, :]) / fps
-        d = np.linalg.norm(s.mean[young, None, :2] - s.mean[None, lost, :2], axis=2)
+        d = pairwise_distance(s.mean[young, :2], s.mean[lost, :2])
         ok &= d <= tc.lost_max_speed * np.maximum(gap, 0) + tc.euc_thresh
     iu, ju = np.nonzero(ok)
     done_y: set[int] = set()

@@ -17,7 +17,7 @@ import numpy as np
 
 from mcpt.config import SCTConfig, sct_thresholds_resolved
 from mcpt.geometry import iou_xywh
-from mcpt.matching import cosine_half_distance, linear_assignment, unit_rows
+from mcpt.matching import cosine_half_distance, linear_assignment, pairwise_distance, unit_rows
 from mcpt.timebase import DEFAULT_FPS, to_steps
 from mcpt.tracking.kalman import BoxKalman
 
@@ -87,7 +87,7 @@ class SingleCameraTracker:
             return 1.0 - iou_xywh(pred, boxes)
         tc = self.last_box[tracks, :2] + self.last_box[tracks, 2:] / 2
         dc = boxes[:, :2] + boxes[:, 2:] / 2
-        prox = np.linalg.norm(tc[:, None, :] - dc[None, :, :], axis=2) / self.diag
+        prox = pairwise_distance(tc, dc) / self.diag
         app = cosine_half_distance(self.feat[tracks], feats)
         cost = c.proximity_weight * prox + c.appearance_weight * app
         gated = (prox > c.proximity_thresh) | (app > c.appearance_thresh)
