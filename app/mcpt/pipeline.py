@@ -143,9 +143,6 @@ def run_cpu(
             "reconnects": s.stats.reconnects,
             "dropped": s.stats.dropped,
             "error": s.error or "",
-            "max_drift_s": health.cameras[s.camera_id].max_drift_s
-            if health is not None and s.camera_id in health.cameras
-            else None,
         }
         for s in sources
     }

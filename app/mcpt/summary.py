@@ -80,8 +80,8 @@ def camera_table(res: PipelineResult) -> str:
             v.get("dropped", 0),
         ]
         if live:
-            drift = v.get("max_drift_s")
-            row.append("-" if drift is None else f"{drift:.2f}")
+            h = res.health.cameras.get(c)
+            row.append("-" if h is None else f"{h.max_drift_s:.2f}")
         rows.append([*row, tail_note(note)])
     head = ["camera", "status", "frames", "decode ms", "gaps", "gap s", "reconnects", "dropped"]
     return format_table([*head, *(["max drift s"] if live else []), "note"], rows, digits=1)
