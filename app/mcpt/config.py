@@ -173,12 +173,40 @@ class PositionConfig:
 
 
 @dataclass
+class PoseUseConfig:
+    """The reference method's four uses of body keypoints (where a pose model ran; each a switch).
+
+    Counts are over the 13 COCO points CrowdPose-14 also has (mcpt.pose.keypoints.BODY), so the
+    reference's thresholds keep their meaning; its scene 61-70 values are the defaults.
+    """
+
+    # (a) the foot point of a person whose ankles are hidden, extrapolated from the visible keypoints
+    # with body-ratio priors learnt from fully visible people
+    foot: bool = True
+    ankle_conf: float = 0.3  # an ankle above this is seen: the box's bottom is the feet
+    ratio_conf: float = 0.8  # people whose 13 body points all exceed this teach the body ratios
+    ratio_ema: float = 0.9  # weight of the ratios so far when one more person teaches them
+    # (b) quality gates: an observation joins cross-camera clustering only with enough keypoints
+    gate: bool = True
+    keypoint_conf: float = 0.5  # a keypoint above this counts as seen (gates, bank, crowding)
+    min_limb_keypoints: int = 7  # reference: limb points > 6
+    min_head_keypoints: int = 0  # reference: head points > -1 (scenes 61-70: no head requirement)
+    # (c) only clear views feed an identity's feature bank
+    bank: bool = True
+    bank_min_keypoints: int = 10  # reference: poses with >= 10 confident keypoints
+    # (d) crowding: a box holding many keypoints of other people is a mixed view, kept out of clustering
+    crowd: bool = True
+    max_crowd_keypoints: int = 15  # reference: num_kpts < 16
+
+
+@dataclass
 class AssociationConfig:
     sct: SCTConfig = field(default_factory=SCTConfig)
     clustering: ClusteringConfig = field(default_factory=ClusteringConfig)
     tracker: ClusterTrackerConfig = field(default_factory=ClusterTrackerConfig)
     refine: RefineConfig = field(default_factory=RefineConfig)
     position: PositionConfig = field(default_factory=PositionConfig)
+    pose: PoseUseConfig = field(default_factory=PoseUseConfig)
     use_appearance: bool = True  # ablation: False ignores embeddings everywhere
     use_world: bool = True  # ablation: False ignores floor positions in matching
 
@@ -221,6 +249,16 @@ class DetectorConfig:
 
 
 @dataclass
+class PoseConfig:
+    """Running the pose model (the CPU and DeepStream backends; the replay takes the keypoints it finds)."""
+
+    enabled: bool = False  # run the manifest's pose model (or --pose FILE) on the step's person boxes
+    # boxes scored at least this get a pose (null: the tracker's high threshold, as the reference)
+    min_score: float | None = None
+    max_boxes: int = 64  # per step at most this many (the most confident); the rest keep no pose
+
+
+@dataclass
 class LiveConfig:
     """Health warnings of live runs."""
 
@@ -232,6 +270,7 @@ class LiveConfig:
 class Config:
     association: AssociationConfig = field(default_factory=AssociationConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
+    pose: PoseConfig = field(default_factory=PoseConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
     scenes: dict[str, dict] = field(default_factory=dict)  # per-scene overrides (raw, applied by for_scene)
 

@@ -36,6 +36,9 @@ class ObservationBatch:
     world_xy: np.ndarray  # float64 (N, 2) floor metres; NaN where the foot point is above the horizon
     cameras: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # cameras live at this step
     world_std: np.ndarray | None = None  # float64 (N,) metres, None = unknown (the core assumes its default)
+    # float32 (N, 17, 3) COCO-17 x, y (source pixels), confidence; None = no pose model ran this step,
+    # NaN confidences = none estimated for that row (mcpt.pose.keypoints)
+    keypoints: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.camera_id.shape[0])
@@ -81,4 +84,13 @@ def concat_batches(
         embedding=cat("embedding"),
         world_xy=cat("world_xy"),
         world_std=np.concatenate([p.world_std if p.world_std is not None else np.full(len(p), np.nan) for p in parts]),
+        keypoints=_cat_keypoints(parts),
     )
+
+
+def _cat_keypoints(parts: list[ObservationBatch]) -> np.ndarray | None:
+    if all(p.keypoints is None for p in parts):
+        return None
+    from mcpt.pose.keypoints import unknown
+
+    return np.concatenate([p.keypoints if p.keypoints is not None else unknown(len(p)) for p in parts])

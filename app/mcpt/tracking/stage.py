@@ -69,8 +69,11 @@ class CameraTracking:
         boxes: np.ndarray,
         scores: np.ndarray,
         feats: np.ndarray,
+        keypoints: np.ndarray | None = None,
     ) -> ObservationBatch:
-        """Tracked boxes (x y w h, source pixels) of one source frame -> Observations with floor positions."""
+        """Tracked boxes (x y w h, source pixels) of one source frame -> Observations with floor positions.
+
+        ``keypoints`` (N, 17, 3) in source pixels where a pose model ran (mcpt.pose.keypoints)."""
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         n = len(boxes)
         feats = np.asarray(feats, np.float32)
@@ -91,6 +94,7 @@ class CameraTracking:
             embedding=feats,
             world_xy=world,
             world_std=std,
+            keypoints=None if keypoints is None else np.asarray(keypoints, np.float32).reshape(n, 17, 3),
         )
 
     def __call__(
@@ -102,11 +106,13 @@ class CameraTracking:
         boxes: np.ndarray,
         scores: np.ndarray,
         feats: np.ndarray,
+        keypoints: np.ndarray | None = None,
     ) -> tuple[ObservationBatch, np.ndarray]:
         """``track`` then ``observe``; also returns which detections became observations."""
         out = self.track(step, boxes, scores, feats)
         keep = np.flatnonzero(out.track_id >= 0)
+        kp = None if keypoints is None else keypoints[keep]
         batch = self.observe(
-            scene, step, frame_id, timestamp, out.track_id[keep], out.box[keep], scores[keep], feats[keep]
+            scene, step, frame_id, timestamp, out.track_id[keep], out.box[keep], scores[keep], feats[keep], kp
         )
         return batch, keep

@@ -48,6 +48,7 @@ class FrameObjects:
     scores: np.ndarray  # float64 (N,)
     embeddings: np.ndarray  # float32 (N, D); zeros where no vector came
     timestamp: float = 0.0  # stream time, seconds: set by the association worker (frame_num / rate, or pts)
+    keypoints: np.ndarray | None = None  # float32 (N, 17, 3) source pixels, where a pose SGIE ran
 
 
 @dataclass
