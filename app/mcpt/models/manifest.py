@@ -9,7 +9,7 @@ from pathlib import Path
 from mcpt.config import OperatingPoints
 from mcpt.errors import InputError
 
-ROLES = ("detector", "reid")
+ROLES = ("detector", "reid", "pose")
 OPERATING_POINT_KEYS = ("track_high", "track_low", "new_track", "cluster_min_score")
 
 
@@ -60,6 +60,7 @@ class Manifest:
     models: dict[str, ModelSpec]
     default_detector: str
     default_reid: str
+    default_pose: str | None = None  # optional: the pose model of --pose / pose.enabled
 
     def get(self, name: str) -> ModelSpec:
         if name not in self.models:
@@ -80,6 +81,10 @@ class Manifest:
     @property
     def reid(self) -> ModelSpec:
         return self.get(self.default_reid)
+
+    @property
+    def pose(self) -> ModelSpec | None:
+        return self.get(self.default_pose) if self.default_pose else None
 
 
 def _req(d: dict, key: str, source: Path, name: str, kind: type = str):
@@ -171,4 +176,7 @@ def load_manifest(path: str | Path | None = None) -> Manifest:
     for key in ("detector", "reid"):
         if data.get(key) not in models:
             raise InputError(path, f"expected the name of a model below, got {data.get(key)!r}", field=key)
-    return Manifest(path, models, data["detector"], data["reid"])
+    pose = data.get("pose")
+    if pose is not None and (pose not in models or models[pose].role != "pose"):
+        raise InputError(path, f"expected the name of a pose model below, got {pose!r}", field="pose")
+    return Manifest(path, models, data["detector"], data["reid"], pose)
