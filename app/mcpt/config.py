@@ -194,9 +194,11 @@ class PoseUseConfig:
     # (c) only clear views feed an identity's feature bank
     bank: bool = True
     bank_min_keypoints: int = 10  # reference: poses with >= 10 confident keypoints
-    # (d) crowding: a box holding many keypoints of other people is a mixed view, kept out of clustering
+    # (d) crowding: a box holding keypoints of other people is a mixed view, kept out of clustering. The
+    # count includes the person's own points: the reference's num_kpts < 16 over 14 points lets one
+    # point of someone else in; over 13 points that is at most 14
     crowd: bool = True
-    max_crowd_keypoints: int = 15  # reference: num_kpts < 16
+    max_crowd_keypoints: int = 14
 
 
 @dataclass

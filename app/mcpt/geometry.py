@@ -88,18 +88,25 @@ BOX_NOISE_SHARE = 0.03
 MIN_WORLD_STD_M = 0.05
 # Feet cut off by the image's bottom edge: the floor position is unknown along the viewing ray.
 CUT_FEET_STD_M = 5.0
+# Feet extrapolated from the visible body (mcpt.pose.foot): error as a share of the person's height
+POSE_FOOT_SHARE = 0.05
 
 
-def foot_pixels(bbox_xywh: np.ndarray, projection: np.ndarray | None = None) -> np.ndarray:
+def foot_pixels(
+    bbox_xywh: np.ndarray, projection: np.ndarray | None = None, foot_y: np.ndarray | None = None
+) -> np.ndarray:
     """Where a person stands, in the image.
 
     Without a projection matrix this is the box's bottom-centre. With one, vertical lines are not
     vertical in a tilted camera's image: they converge at the vertical vanishing point (the image
     of the z axis, ``P[:, 2]``), so the standing point is where the line from that point through
-    the box centre meets the box's bottom edge.
+    the box centre meets the box's bottom edge. ``foot_y`` (N,), where finite, is the feet's row
+    instead of the bottom edge (feet hidden, extrapolated from the pose).
     """
     b = np.asarray(bbox_xywh, dtype=np.float64).reshape(-1, 4)
     bottom = foot_points(b)
+    if foot_y is not None:
+        bottom[:, 1] = np.where(np.isfinite(foot_y), foot_y, bottom[:, 1])
     if projection is None or not len(b):
         return bottom
     vx, vy, vw = projection[:, 2]
@@ -122,16 +129,20 @@ def standing_points(
     image_height: int,
     projection: np.ndarray | None = None,
     foot_offset_m: float = DEFAULT_FOOT_OFFSET_M,
+    foot_y: np.ndarray | None = None,
+    stature_px: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Floor position (N, 2) of each boxed person and its standard deviation in metres (N,).
 
     The foot pixel (see ``foot_pixels``) goes to the floor through the homography, then moves
     ``foot_offset_m`` away from the camera. The deviation scales the detector's box noise by the
     floor distance one pixel spans there, so distant people count less when cameras are fused;
-    feet cut off by the image's bottom edge get ``CUT_FEET_STD_M``.
+    feet cut off by the image's bottom edge get ``CUT_FEET_STD_M``. Where ``foot_y`` is finite the feet
+    were extrapolated from the pose (hidden, even below the image): the deviation is then
+    ``POSE_FOOT_SHARE`` of the person's height ``stature_px``, and a cut-off box is usable.
     """
     b = np.asarray(bbox_xywh, dtype=np.float64).reshape(-1, 4)
-    feet = foot_pixels(b, projection)
+    feet = foot_pixels(b, projection, foot_y)
     world = apply_homography(homography_inv, feet, front_sign)
     below = apply_homography(homography_inv, feet + np.array([0.0, 1.0]), front_sign)
     step = below - world  # floor metres per pixel down the image, pointing at the camera
@@ -141,6 +152,11 @@ def standing_points(
     world = world - foot_offset_m * np.nan_to_num(toward)
     std = np.hypot(BOX_NOISE_SHARE * b[:, 3] * metres_per_px, MIN_WORLD_STD_M)
     cut = b[:, 1] + b[:, 3] >= image_height - 2.0
+    if foot_y is not None:
+        posed = np.isfinite(foot_y)
+        size = stature_px if stature_px is not None else b[:, 3]
+        std = np.where(posed, np.hypot(POSE_FOOT_SHARE * size * metres_per_px, MIN_WORLD_STD_M), std)
+        cut &= ~posed
     std = np.where(cut, CUT_FEET_STD_M, std)
     std = np.where(np.isfinite(std), std, np.inf)
     return world, std

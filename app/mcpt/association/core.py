@@ -39,6 +39,7 @@ from mcpt.association.store import LOST, TENTATIVE, TRACKED, ClusterStore
 from mcpt.config import AssociationConfig, thresholds_resolved
 from mcpt.matching import linear_assignment, pairwise_distance
 from mcpt.observation import ObservationBatch
+from mcpt.pose.quality import pose_fitness
 from mcpt.timebase import DEFAULT_FPS
 
 FEATURE_MAX_OVERLAP = 0.2  # a box covered more than this by others gives no bank feature
@@ -92,7 +93,8 @@ class StepInput:
     feats: np.ndarray  # (N, D) float32
     boxes: np.ndarray  # (N, 4)
     score: np.ndarray  # (N,)
-    quality: np.ndarray  # (N,) fit for clustering: confident, upright, with a floor position
+    quality: np.ndarray  # (N,) fit for clustering: confident, upright, with a floor position (and a clear pose)
+    clear_view: np.ndarray  # (N,) a look fit for a feature bank as far as the pose tells (True without pose)
     bound: np.ndarray  # (N,) slot of the cluster the row's local track joined before (-1 none)
 
 
@@ -183,6 +185,10 @@ class Associator:
         quality = (batch.score >= cc.min_score) & (hw >= cc.min_height_width_ratio)
         if cfg.use_world:
             quality &= has_world
+        clear_view = np.ones(n, bool)
+        if batch.keypoints is not None and n:
+            fit, clear_view = pose_fitness(batch.keypoints, boxes, cams, cfg.pose)
+            quality &= fit
         return StepInput(
             t=t,
             cams=cams,
@@ -194,6 +200,7 @@ class Associator:
             boxes=boxes,
             score=batch.score,
             quality=quality,
+            clear_view=clear_view,
             bound=self.bindings.bound_slots(s, batch.local_track_id, cams, t, self.steps.id_pool),
         )
 
@@ -529,7 +536,7 @@ class Associator:
         """One feature per cluster and step: its largest confident box, unless another box of its
         camera covers part of it (an occluded look mixes people)."""
         cfg = self.cfg
-        good = (inp.quality & (inp.score >= cfg.sct.track_high_thresh))[rows]
+        good = (inp.quality & inp.clear_view & (inp.score >= cfg.sct.track_high_thresh))[rows]
         if not good.any():
             return
         g_rows, g_group = rows[good], group[good]

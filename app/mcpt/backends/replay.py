@@ -42,11 +42,14 @@ class CameraPerception:
     image_size: tuple[int, int] | None
     gt_id: np.ndarray | None
     detector: str | None = None  # the model that produced the detections (mcpt perceive), None: simulated
+    keypoints: np.ndarray | None = None  # (n, 17, 3) COCO-17 x y confidence where a pose model ran
 
     def __post_init__(self) -> None:
         order = np.argsort(self.frame_id, kind="stable")
         for name in ("frame_id", "bbox", "score", "embedding"):
             setattr(self, name, getattr(self, name)[order])
+        if self.keypoints is not None:
+            self.keypoints = self.keypoints[order]
         if self.gt_id is not None:
             self.gt_id = self.gt_id[order]
         self._starts = np.searchsorted(self.frame_id, np.arange(self.num_frames + 1))
@@ -84,6 +87,15 @@ def load_perception(path: str | Path, camera_id: int) -> CameraPerception:
         raise InputError(where, f"NaN or infinite values (first at detection {bad})", field="embedding")
     if not np.all(np.isfinite(data["bbox"])) or not np.all(np.isfinite(data["score"])):
         raise InputError(where, "NaN or infinite values", field="bbox/score")
+    keypoints = data.get("keypoints")
+    if keypoints is not None:
+        if keypoints.shape != (n, 17, 3):
+            raise InputError(
+                where, f"expected shape ({n}, 17, 3) to match {n} detections, got {keypoints.shape}", field="keypoints"
+            )
+        if np.isinf(keypoints).any():
+            raise InputError(where, "infinite values (NaN marks a box without a pose)", field="keypoints")
+        keypoints = keypoints.astype(np.float32)
     frames = data["frame_id"].astype(np.int64)
     if n and frames.min() < 0:
         raise InputError(where, "negative frame ids", field="frame_id")
@@ -107,6 +119,7 @@ def load_perception(path: str | Path, camera_id: int) -> CameraPerception:
         image_size=tuple(int(v) for v in data["image_size"]) if "image_size" in data else None,
         gt_id=data["gt_id"].astype(np.int64) if "gt_id" in data else None,
         detector=str(data["detector"]) if "detector" in data else None,
+        keypoints=keypoints,
     )
 
 
@@ -230,7 +243,10 @@ class ReplaySource:
             for (_, p, tracking), f in zip(self.cameras, chosen, strict=True):
                 if f is not None:
                     r = p.rows(f.index)
-                    parts.append(tracking(name, k, f.index, f.timestamp, p.bbox[r], p.score[r], p.embedding[r])[0])
+                    kp = None if p.keypoints is None else p.keypoints[r]
+                    parts.append(
+                        tracking(name, k, f.index, f.timestamp, p.bbox[r], p.score[r], p.embedding[r], kp)[0]
+                    )
             out = concat_batches(parts, scene=name, step=k, time_s=t, dim=self.dim)
             out.cameras = np.array(live, np.int64)
             yield out

@@ -61,27 +61,25 @@ def count_visible(kp: np.ndarray, conf: float, which: np.ndarray = BODY) -> np.n
 
 
 def keypoints_inside(kp: np.ndarray, boxes: np.ndarray, groups: np.ndarray, conf: float) -> np.ndarray:
-    """(N,) how many confident body keypoints of *other* people fall inside each x y w h box.
+    """(N,) how many confident body keypoints of all people of its group fall inside each x y w h box.
 
-    ``groups`` says which rows may see each other (one camera's frame): a box counts the points of the
-    other rows of its group only. The reference's crowding signal (``num_kpts``).
+    ``groups`` says which rows see each other (one camera's frame). The box's own person counts too,
+    as in the reference's crowding signal (``num_kpts``): a clear view of one person holds at most
+    13, and every point beyond comes from someone else.
     """
-    n = len(kp)
-    out = np.zeros(n, np.int64)
-    if n < 2:
-        return out
-    pts = kp[:, BODY]  # (N, 13, 3)
-    ok = np.nan_to_num(pts[..., 2], nan=0.0) > conf
-    x, y = pts[..., 0], pts[..., 1]
+    out = np.zeros(len(kp), np.int64)
     b = np.asarray(boxes, np.float64)
-    inside = (
-        (x[None] >= b[:, None, None, 0])
-        & (x[None] <= b[:, None, None, 0] + b[:, None, None, 2])
-        & (y[None] >= b[:, None, None, 1])
-        & (y[None] <= b[:, None, None, 1] + b[:, None, None, 3])
-        & ok[None]
-    )  # (boxes, people, points)
-    per_person = inside.sum(axis=2)
-    same = groups[:, None] == groups[None, :]
-    np.fill_diagonal(same, False)
-    return (per_person * same).sum(axis=1)
+    for g in np.unique(groups):
+        rows = np.flatnonzero(groups == g)
+        pts = kp[rows][:, BODY]  # (people, 13, 3)
+        ok = np.nan_to_num(pts[..., 2], nan=0.0) > conf
+        x, y = pts[..., 0][ok], pts[..., 1][ok]  # the group's confident points
+        bb = b[rows]
+        inside = (
+            (x[None] >= bb[:, 0:1])
+            & (x[None] <= bb[:, 0:1] + bb[:, 2:3])
+            & (y[None] >= bb[:, 1:2])
+            & (y[None] <= bb[:, 1:2] + bb[:, 3:4])
+        )
+        out[rows] = inside.sum(axis=1)
+    return out

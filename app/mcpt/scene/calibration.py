@@ -51,10 +51,15 @@ class Calibration:
         image_height: int,
         foot_offset_m: float = DEFAULT_FOOT_OFFSET_M,
         vertical_axis: bool = True,
+        foot_y: np.ndarray | None = None,
+        stature_px: np.ndarray | None = None,
     ):
-        """Floor positions and their std (metres) of boxed people seen by this camera."""
+        """Floor positions and their std (metres) of boxed people seen by this camera (``foot_y``: feet
+        rows extrapolated from the pose, see geometry.standing_points)."""
         projection = self.projection if vertical_axis else None
-        return standing_points(boxes, self.homography_inv, self.front_sign, image_height, projection, foot_offset_m)
+        return standing_points(
+            boxes, self.homography_inv, self.front_sign, image_height, projection, foot_offset_m, foot_y, stature_px
+        )
 
     def world_to_image(self, world_xy: np.ndarray) -> np.ndarray:
         return apply_homography(self.homography, world_xy)

@@ -47,6 +47,14 @@ class PerceptionParams:
     occlusion_mix: float = 0.6  # how much an occluder contaminates an occluded person's embedding
     lookalike_share: float = 0.2  # share of identities that resemble another identity
     lookalike_similarity: float = 0.6  # cosine similarity of look-alike prototypes
+    # body keypoints as a top-down pose model would give them (COCO-17): position noise as a share of
+    # the person's height in the image, and the confidence of a clearly seen keypoint
+    keypoint_noise: float = 0.015
+    keypoint_conf: float = 0.88
+    # shelves and counters on the floor that hide the legs of people behind them (lower-body occlusion)
+    shelves: int = 0
+    shelf_m: tuple[float, float] = (2.4, 0.6)
+    shelf_height_m: float = 1.1
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,8 @@ PRESETS: dict[str, dict[str, dict]] = {
         },
     },
     "medium": {"people": {}, "perception": {}},
+    # a shop floor: medium, with shelves that hide the legs of about a third of the people seen
+    "shelves": {"people": {}, "perception": {"shelves": 6}},
     "hard": {
         "people": {"area_per_person_m2": 9.0, "group_share": 0.35, "return_prob": 0.4},
         "perception": {

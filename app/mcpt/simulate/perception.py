@@ -17,7 +17,10 @@ import numpy as np
 from scipy.special import ndtr
 
 from mcpt.simulate.cameras import PinholeCamera
+from mcpt.simulate.keypoint_view import KeypointView, template_keypoints
+from mcpt.simulate.occluders import hidden_below, place_shelves
 from mcpt.simulate.params import PerceptionParams, SiteParams
+from mcpt.simulate.skeleton import Gait
 from mcpt.simulate.world import Population
 
 FP_ID = -1  # a false positive
@@ -41,6 +44,7 @@ class CameraFrame:
     det_score: np.ndarray  # (m,)
     det_embedding: np.ndarray  # (m, D) float32, unit norm
     det_gt: np.ndarray  # (m,) identity, FP_ID or CROWD_ID
+    det_keypoints: np.ndarray  # (m, 17, 3) float32 COCO-17 x y confidence, as a top-down pose model gives them
     draw_ids: np.ndarray  # identities to draw (unclipped boxes), far to near
     draw_box: np.ndarray
 
@@ -66,6 +70,7 @@ class PerceptionModel:
         rng: np.random.Generator,
         fps: float,
         site: SiteParams | None = None,
+        pose_rng: np.random.Generator | None = None,
     ) -> None:
         self.p = params
         self.site = site
@@ -98,6 +103,15 @@ class PerceptionModel:
         self.view_bias = rng.normal(scale=scale, size=(n_ids, len(cameras), d)) * params.view_bias
         self.latent = rng.normal(size=(n_ids, len(cameras)))
         self.crowds: list[list[tuple[int, np.ndarray, np.ndarray]]] = [[] for _ in cameras]
+        # keypoints and shelves draw from their own stream: the detections stay those of the same seed
+        # without them
+        self.pose_rng = pose_rng or np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
+        self.gait = Gait(n_ids, self.pose_rng)
+        self.shelves = place_shelves(
+            self.pose_rng, population.floor, params.shelves, params.shelf_m, params.shelf_height_m
+        )
+        self.keypoint_view = KeypointView(params.keypoint_noise, params.keypoint_conf, self.pose_rng)
+        self._pose_now: tuple[np.ndarray, np.ndarray] = (np.zeros((0, 2)), np.zeros(0))
 
     def _site_objects(self, site: SiteParams, protos: np.ndarray) -> None:
         """Uniforms (prototypes pulled onto one of two looks), mannequins and desks per room."""
@@ -242,6 +256,7 @@ class PerceptionModel:
         # miss_burstiness is the correlation over BURST_S; over one frame it is that to the power dt / BURST_S
         rho = p.miss_burstiness ** (1.0 / (BURST_S * self.fps))
         self.latent = rho * self.latent + np.sqrt(1 - rho * rho) * self.rng.normal(size=self.latent.shape)
+        self._pose_now = self.gait.step(ids, xy, self.pop.height[ids])
         out = []
         for ci, cam in enumerate(self.cameras):
             out.append(self._camera_step(frame, ci, cam, ids, xy))
@@ -249,6 +264,7 @@ class PerceptionModel:
 
     def _camera_step(self, frame: int, ci: int, cam: PinholeCamera, ids: np.ndarray, xy: np.ndarray) -> CameraFrame:
         p = self.p
+        heading_all, phase_all = self._pose_now
         size = cam.image_size
         d = p.embedding_dim
         empty4 = np.zeros((0, 4))
@@ -263,6 +279,7 @@ class PerceptionModel:
         else:
             keep = np.zeros(0, bool)
         k_ids, k_xy = ids[keep], xy[keep]
+        k_heading, k_phase = heading_all[keep], phase_all[keep]
         k_full, k_box, k_depth = (full[keep], clipped[keep], depth[keep]) if len(ids) else (empty4, empty4, np.zeros(0))
         order = np.argsort(-k_depth) if len(k_ids) else np.zeros(0, np.int64)  # far to near
         draw_ids, draw_box = k_ids[order], k_full[order]
@@ -303,10 +320,24 @@ class PerceptionModel:
         det_box = box[di]
         hgt = det_box[:, 3:4]
         det_box = det_box + self.rng.normal(size=det_box.shape) * p.box_jitter * hgt
+        # rows below which a person's body is hidden (shelves, desks): the box ends there
+        cut_row = np.full(len(di), np.inf)
+        z_cut = hidden_below(cam.centre, k_xy[di], self.shelves)
+        behind = z_cut > 0
+        if behind.any():
+            pts = np.concatenate([k_xy[di][behind], z_cut[behind, None]], axis=1)
+            cut_row[behind] = cam.project(pts)[:, 1]
         if self.site is not None:
             # a desk hides the legs: the box ends at its edge, the feet are not seen
             cut = self.at_desk(k_xy[di])
             det_box[cut, 3] *= 1.0 - self.site.desk_cut
+            cut_row[cut] = np.minimum(cut_row[cut], det_box[cut, 1] + det_box[cut, 3])
+        lower = np.isfinite(cut_row) & (cut_row < det_box[:, 1] + det_box[:, 3])
+        det_box[lower, 3] = np.maximum(cut_row[lower] - det_box[lower, 1], 0.1 * det_box[lower, 3])
+        nearer_boxes = [k_box[k_depth < k_depth[i]] for i in di]
+        det_kp = self.keypoint_view.observe(
+            cam, k_xy[di], k_heading[di], self.pop.height[k_ids[di]], k_phase[di], k_full[di], cut_row, nearer_boxes
+        )
         det_score = np.clip(self.rng.normal(p.score_mean - 0.35 * occ[di], p.score_std), 0.05, 0.99)
         det_emb = self._embed(k_ids[di], ci, mix_ids[di], mix_w[di])
         det_gt = k_ids[di].copy()
@@ -339,6 +370,14 @@ class PerceptionModel:
         cr_score = np.clip(self.rng.normal(0.6, 0.15, size=len(cr_box_a)), 0.1, 0.95)
 
         mq_box, mq_score, mq_emb = self._mannequins(cam, ci)
+        all_kp = np.concatenate(
+            [
+                det_kp,
+                self.keypoint_view.junk(fp_box),
+                template_keypoints(cr_box_a, self.pose_rng),
+                template_keypoints(mq_box, self.pose_rng),
+            ]
+        )
         all_box = np.concatenate([det_box, fp_box, cr_box_a, mq_box])
         all_score = np.concatenate([det_score, fp_score, cr_score, mq_score])
         all_emb = np.concatenate([det_emb, fp_emb, *cr_emb, mq_emb])
@@ -361,6 +400,7 @@ class PerceptionModel:
             det_score=all_score[sel],
             det_embedding=all_emb[sel].astype(np.float32),
             det_gt=all_gt[sel],
+            det_keypoints=all_kp[sel].astype(np.float32),
             draw_ids=draw_ids,
             draw_box=draw_box,
         )

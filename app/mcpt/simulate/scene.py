@@ -32,8 +32,8 @@ class SimulatedScene:
     @classmethod
     def build(cls, params: SimParams, first_camera: int = 1) -> SimulatedScene:
         # spawned children are fixed by their index: adding one kept the earlier streams as they were
-        world_rng, cam_rng, perception_rng, render_rng, calib_rng = (
-            np.random.default_rng(s) for s in np.random.SeedSequence(params.seed).spawn(5)
+        world_rng, cam_rng, perception_rng, render_rng, calib_rng, pose_rng = (
+            np.random.default_rng(s) for s in np.random.SeedSequence(params.seed).spawn(6)
         )
         site = params.site
         population = simulate_population(params.people, params.frames, params.fps, world_rng, site)
@@ -62,7 +62,7 @@ class SimulatedScene:
                 miscalibrated(c, calib_rng, site.calib_rotation_deg, site.calib_focal, site.calib_position_m)
                 for c in cameras
             ]
-        perception = PerceptionModel(params.perception, population, cameras, perception_rng, params.fps, site)
+        perception = PerceptionModel(params.perception, population, cameras, perception_rng, params.fps, site, pose_rng)
         return cls(params, population, cameras, perception, render_rng, calibrated)
 
     def frames(self) -> Iterator[list[CameraFrame]]:
@@ -182,7 +182,7 @@ def write_scene(
         elif render:
             videos.append(CameraVideo(cdir / "video.mp4", cam, sim.population.floor, colours, params.fps))
     acc: list[dict[str, list]] = [
-        {"frame_id": [], "bbox": [], "score": [], "embedding": [], "gt_id": []} for _ in sim.cameras
+        {"frame_id": [], "bbox": [], "score": [], "embedding": [], "gt_id": [], "keypoints": []} for _ in sim.cameras
     ]
     bar = tqdm(total=params.frames, desc=f"simulate {scene_dir.name}", unit="frame", disable=not progress, leave=False)
     with ResultsWriter(scene_dir / GROUND_TRUTH_NAME) as gt_writer:
@@ -199,6 +199,7 @@ def write_scene(
                 a["bbox"].append(f.det_box.astype(np.float32))
                 a["score"].append(f.det_score.astype(np.float32))
                 a["embedding"].append(f.det_embedding)
+                a["keypoints"].append(f.det_keypoints.astype(np.float32))
                 a["gt_id"].append(np.where(f.det_gt >= 0, f.det_gt + 1, f.det_gt).astype(np.int32))
             if photo is None:
                 for v, f in zip(videos, frames, strict=False):
@@ -216,6 +217,7 @@ def write_scene(
             score=np.concatenate(a["score"]) if a["score"] else np.zeros(0, np.float32),
             embedding=np.concatenate(a["embedding"]) if a["embedding"] else np.zeros((0, dim), np.float32),
             gt_id=np.concatenate(a["gt_id"]) if a["gt_id"] else np.zeros(0, np.int32),
+            keypoints=np.concatenate(a["keypoints"]) if a["keypoints"] else np.zeros((0, 17, 3), np.float32),
             num_frames=np.int32(params.frames),
             fps=np.float32(params.fps),
             image_size=np.array(params.image_size, np.int32),
@@ -268,8 +270,9 @@ def decimate_scene(scene_dir: str | Path, out: str | Path, every: int) -> Path:
         with np.load(cdir / PERCEPTION_NAME) as z:
             data = {k: z[k] for k in z.files}
         keep = data["frame_id"] % every == 0
-        for k in ("frame_id", "bbox", "score", "embedding", "gt_id"):
-            data[k] = data[k][keep]
+        for k in ("frame_id", "bbox", "score", "embedding", "gt_id", "keypoints"):
+            if k in data:
+                data[k] = data[k][keep]
         data["frame_id"] = (data["frame_id"] // every).astype(np.int32)
         data["num_frames"] = np.int32(-(-int(data["num_frames"]) // every))
         data["fps"] = np.float32(float(data["fps"]) / every)

@@ -12,6 +12,7 @@ import numpy as np
 
 from mcpt.config import AssociationConfig
 from mcpt.observation import ObservationBatch
+from mcpt.pose.foot import PoseFoot
 from mcpt.scene.calibration import Calibration
 from mcpt.timebase import DEFAULT_FPS
 from mcpt.tracking.sct import SCTOutput, SingleCameraTracker
@@ -34,6 +35,7 @@ class CameraTracking:
         self.calib = calib
         self.image_size = image_size
         self.position = cfg.position
+        self.pose_foot = PoseFoot(cfg.pose) if cfg.pose.foot else None
         self.tracker = (
             SingleCameraTracker(
                 cfg.sct, image_size, use_appearance=cfg.use_appearance, fps=fps, detect_every=detect_every
@@ -80,7 +82,15 @@ class CameraTracking:
         if feats.ndim != 2:
             feats = feats.reshape(n, -1) if n else np.zeros((0, 1), np.float32)
         p = self.position
-        world, std = self.calib.standing_points(boxes, self.image_size[1], p.foot_offset_m, p.vertical_axis)
+        foot_y = stature = None
+        if keypoints is not None:
+            keypoints = np.asarray(keypoints, np.float32).reshape(n, 17, 3)
+            if self.pose_foot is not None:
+                est = self.pose_foot.estimate(keypoints, boxes, self.image_size[1])
+                foot_y, stature = est.foot_y, est.stature_px
+        world, std = self.calib.standing_points(
+            boxes, self.image_size[1], p.foot_offset_m, p.vertical_axis, foot_y, stature
+        )
         return ObservationBatch(
             scene=scene,
             step=step,
@@ -94,7 +104,7 @@ class CameraTracking:
             embedding=feats,
             world_xy=world,
             world_std=std,
-            keypoints=None if keypoints is None else np.asarray(keypoints, np.float32).reshape(n, 17, 3),
+            keypoints=keypoints,
         )
 
     def __call__(
