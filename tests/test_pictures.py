@@ -114,7 +114,9 @@ def test_footprint_is_the_view_cut_at_reach():
 
 def _step(k: int, cams, gids, boxes, positions):
     frames = {c: SimpleNamespace(index=k, timestamp=k / 10, image=np.full((360, 640, 3), 70, np.uint8)) for c in cams}
-    batch = SimpleNamespace(camera_id=np.array([c for c, _ in boxes], np.int64), bbox=np.array([b for _, b in boxes]))
+    batch = SimpleNamespace(
+        camera_id=np.array([c for c, _ in boxes], np.int64), bbox=np.array([b for _, b in boxes]), keypoints=None
+    )
     result = SimpleNamespace(global_id=np.array(gids, np.int64), position=np.array(positions, np.float64))
     return SimpleNamespace(index=k, timestamp=k / 10, frames=frames), SimpleNamespace(batch=batch, result=result)
 
@@ -213,3 +215,21 @@ def test_h264_through_ffmpeg_where_opencv_has_none(tmp_path, monkeypatch):
     cap = cv2.VideoCapture(str(tmp_path / "h.mp4"))
     fourcc = int(cap.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode().lower()
     assert fourcc in ("avc1", "h264") and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 9
+
+
+def test_confident_keypoints_are_drawn_as_a_skeleton_in_the_identity_colour(tmp_path):
+    tiled = TiledVideoWriter(tmp_path / "t.mp4", [5], 10.0)
+    img = np.full((360, 640, 3), 30, np.uint8)
+    kp = np.zeros((2, 17, 3), np.float32)
+    kp[0, :, :2] = (100.0, 100.0)
+    kp[0, 11, :] = (420.0, 150.0, 0.9)  # left hip
+    kp[0, 13, :] = (420.0, 250.0, 0.9)  # left knee: the thigh, a vertical line at x = 420
+    kp[0, 12, :] = (480.0, 150.0, 0.9)
+    kp[0, 14, :] = (480.0, 250.0, 0.2)  # an unsure knee: that thigh is not drawn
+    kp[1] = np.nan  # no pose estimated for the second box
+    boxes = np.array([[380.0, 50.0, 140.0, 260.0], [50.0, 50.0, 60.0, 100.0]])
+    canvas = tiled.compose({5: img}, np.array([5, 5]), boxes, np.array([4, 6]), {5: 0}, keypoints=kp)
+    colour = id_color(4)
+    assert _near_colour(canvas[180:220, 419:422], colour, 30).any(axis=1).all()  # antialiased: the centre column
+    assert not _near_colour(canvas[180:220, 478:483], colour, 30).any()
+    assert not _near_colour(canvas[60:140, 60:100], id_color(6), 10).any()  # inside box 2: nothing drawn

@@ -6,7 +6,8 @@ embedding, the detector's and ReID model's names (so the replay takes the detect
 thresholds), and, where the scene has ground truth, the identity each detection matches. Replaying
 it tries any association or threshold setting in seconds instead of re-running the models; with
 ``boxes="gt"`` the ground-truth boxes stand in for the detector (embedded by the same ReID model),
-which separates detection errors from association errors.
+which separates detection errors from association errors. With a pose model, the boxes scored at
+least ``pose_min_score`` get body keypoints (the others NaN: no pose estimated, as in a live run).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from scipy.optimize import linear_sum_assignment
 
 from mcpt.errors import InputError
 from mcpt.geometry import iou_xywh
+from mcpt.pose.keypoints import unknown
 from mcpt.scene.layout import SceneDir
 from mcpt.scene.results import Rows, read_rows
 
@@ -60,12 +62,14 @@ def record_camera(
     boxes: str = "detector",
     batch: int = 4,
     progress=None,
+    pose=None,
+    pose_min_score: float = 0.0,
 ) -> CameraRecord:
     cap = cv2.VideoCapture(str(video))
     if not cap.isOpened():
         raise InputError(video, "cannot open this video")
     fps = cap.get(cv2.CAP_PROP_FPS) or None
-    acc = {"frame_id": [], "bbox": [], "score": [], "embedding": [], "gt_id": []}
+    acc = {"frame_id": [], "bbox": [], "score": [], "embedding": [], "gt_id": [], "keypoints": []}
     size = None
     frame_no = 0
     done = False
@@ -90,6 +94,11 @@ def record_camera(
         for k, (img, d) in enumerate(zip(frames, dets, strict=True)):
             f = frame_no + k
             emb = reid.embed(reid.crops(img, d[:, :4]))
+            if pose is not None:
+                kp = unknown(len(d))
+                posed = d[:, 4] >= pose_min_score
+                kp[posed] = pose.estimate([(img, d[posed, :4])])[0]
+                acc["keypoints"].append(kp)
             if gt is not None:
                 g = gt.select((gt.camera == camera_id) & (gt.frame == f))
                 ids = match_ids(g.box, g.obj, d[:, :4])
@@ -121,6 +130,7 @@ def record_camera(
         detector=np.array("ground truth" if boxes == "gt" else detector_name),
         box_width_scale=np.float32(1.0 if boxes == "gt" else getattr(detector, "box_width_scale", 1.0)),
         reid=np.array(reid_name),
+        **({"keypoints": np.concatenate(acc["keypoints"]).reshape(-1, 17, 3)} if pose is not None else {}),
     )
     os.replace(tmp, out)
     return CameraRecord(camera_id, frame_no, sum(len(a) for a in acc["score"]), out)
@@ -135,6 +145,8 @@ def record_scene(
     reid_name: str,
     boxes: str = "detector",
     progress=True,
+    pose=None,
+    pose_min_score: float = 0.0,
 ) -> list[CameraRecord]:
     from tqdm import tqdm
 
@@ -159,6 +171,8 @@ def record_scene(
                     gt,
                     boxes,
                     progress=bar,
+                    pose=pose,
+                    pose_min_score=pose_min_score,
                 )
             )
     return records

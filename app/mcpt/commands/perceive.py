@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from mcpt.commands.common import add_pose_arg
+
 HELP = "cache the detector's and ReID model's output on a scene's videos (replay it with mcpt track --perception)"
 EXAMPLE = "mcpt perceive scenes/scene_001 --name yolo"
 DESCRIPTION = (
@@ -25,27 +27,37 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detector", help="detector ONNX (default: models.yaml's detector)")
     p.add_argument("--reid", help="ReID ONNX (default: models.yaml's reid)")
     p.add_argument("--threads", type=int, help="ONNX Runtime threads (default: all cores)")
+    add_pose_arg(p)
 
 
 def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from mcpt.backends.record import record_scene
+    from mcpt.commands.common import pose_setting
     from mcpt.config import load_config
     from mcpt.errors import InputError
-    from mcpt.models.manifest import load_manifest
-    from mcpt.models.runtime import load_models
+    from mcpt.models.manifest import detector_operating_points, load_manifest
+    from mcpt.models.runtime import load_models, load_pose
     from mcpt.scene.layout import discover_scenes
 
     if args.name and not args.name.replace("_", "").replace("-", "").isalnum():
         raise InputError(None, f"expected letters, digits, - or _, got {args.name!r}", field="--name")
     cfg = load_config(overrides=[f"detector.conf_thresh={args.conf}"])
+    cfg, pose_file = pose_setting(args, cfg)
     det, reid = load_models(cfg, args.detector, args.reid, args.threads)
+    pose = load_pose(cfg, pose_file, args.threads)
     manifest = load_manifest()
+    # keypoints for the boxes a live run gives a pose: scored at least the tracker's high threshold
+    pose_min = cfg.pose.min_score
+    if pose_min is None:
+        pose_min = detector_operating_points(manifest, args.detector)[0].track_high
     det_name = manifest.detector.name if not args.detector else Path(args.detector).stem
     reid_name = manifest.reid.name if not args.reid else Path(args.reid).stem
     for scene in discover_scenes(args.scene):
-        records = record_scene(scene, args.name, det, reid, det_name, reid_name, args.boxes, progress=not args.quiet)
+        records = record_scene(
+            scene, args.name, det, reid, det_name, reid_name, args.boxes, not args.quiet, pose, pose_min
+        )
         for r in records:
             print(f"{scene.name} camera {r.camera_id}: {r.frames} frames, {r.detections} boxes -> {r.path}")
     return 0

@@ -37,7 +37,16 @@ class Pictures:
             numbers = {cid: f.index for cid, f in step.frames.items()}
             size = self.tiled.free_tile_size
             extra = self.bird.render(size) if size is not None and self.bird is not None else None
-            self.tiled.write(images, b.camera_id, b.bbox, r.global_id, numbers, time_s=step.timestamp, extra=extra)
+            self.tiled.write(
+                images,
+                b.camera_id,
+                b.bbox,
+                r.global_id,
+                numbers,
+                time_s=step.timestamp,
+                extra=extra,
+                keypoints=b.keypoints,
+            )
 
     def close(self) -> None:
         for o in (self.tiled, self.bird):

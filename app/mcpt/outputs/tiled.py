@@ -16,6 +16,7 @@ import numpy as np
 from mcpt.outputs.colors import BGR, UNCONFIRMED, id_color, palette
 from mcpt.outputs.encoder import open_video_writer
 from mcpt.outputs.labels import FONT, Box, draw_tag, place, tag_size, text_size
+from mcpt.pose.keypoints import SKELETON
 
 DARK: BGR = (32, 32, 32)
 LIGHT: BGR = (235, 235, 235)
@@ -26,6 +27,23 @@ def draw_box(img: np.ndarray, p0: tuple[int, int], p1: tuple[int, int], colour: 
     """A box with a dark halo, so that it shows on light and dark footage alike."""
     cv2.rectangle(img, p0, p1, DARK, 4)
     cv2.rectangle(img, p0, p1, colour, 2)
+
+
+def draw_skeleton(
+    img: np.ndarray, kp: np.ndarray, scale: float, origin: tuple[int, int], colour: BGR, conf: float = 0.5
+) -> None:
+    """One person's confident keypoints (source pixels) as limbs and joints, thin, under the box labels."""
+    if not np.isfinite(kp[:, 2]).all():
+        return  # no pose estimated for this box
+    pts = kp[:, :2] * scale + np.asarray(origin)
+    seen = kp[:, 2] > conf
+    for a, b in SKELETON:
+        if seen[a] and seen[b]:
+            cv2.line(
+                img, tuple(np.round(pts[a]).astype(int)), tuple(np.round(pts[b]).astype(int)), colour, 1, cv2.LINE_AA
+            )
+    for p in pts[seen]:
+        cv2.circle(img, tuple(np.round(p).astype(int)), 2, colour, -1, cv2.LINE_AA)
 
 
 def _label_candidates(x0: int, y0: int, x1: int, y1: int, size: tuple[int, int]) -> list[Box]:
@@ -75,14 +93,16 @@ class TiledVideoWriter:
         frame_ids: dict[int, int],
         time_s: float | None = None,
         extra: np.ndarray | None = None,
+        keypoints: np.ndarray | None = None,
     ) -> None:
         """One step: each camera's image and source frame number (by camera id), the step's boxes
         (x y w h, source pixels) with their global ids (-1: not confirmed yet), and optionally the
-        stream time and a picture for the free grid cell (resized to ``free_tile_size`` if needed).
+        stream time, a picture for the free grid cell (resized to ``free_tile_size`` if needed) and
+        the boxes' body keypoints (N, 17, 3), drawn as skeletons.
         """
         if self.writer is None:
             self.writer = open_video_writer(self.path, self.fps, self.size, field="--video")
-        self.writer.write(self.compose(frames, camera, boxes, gids, frame_ids, time_s, extra))
+        self.writer.write(self.compose(frames, camera, boxes, gids, frame_ids, time_s, extra, keypoints))
         self.frames += 1
 
     def compose(
@@ -94,6 +114,7 @@ class TiledVideoWriter:
         frame_ids: dict[int, int],
         time_s: float | None = None,
         extra: np.ndarray | None = None,
+        keypoints: np.ndarray | None = None,
     ) -> np.ndarray:
         """The video frame ``write`` writes (arguments as there)."""
         canvas = np.zeros((self.size[1], self.size[0], 3), np.uint8)
@@ -102,7 +123,8 @@ class TiledVideoWriter:
         gids = np.asarray(gids)
         for k, cid in enumerate(self.cameras):
             mine = camera == cid
-            self._tile(self._cell(canvas, k), cid, frames.get(cid), frame_ids.get(cid), boxes[mine], gids[mine])
+            kp = keypoints[mine] if keypoints is not None else None
+            self._tile(self._cell(canvas, k), cid, frames.get(cid), frame_ids.get(cid), boxes[mine], gids[mine], kp)
         if self.free_tile_size is not None and extra is not None:
             cell = self._cell(canvas, len(self.cameras))
             if extra.shape[:2] != cell.shape[:2]:
@@ -111,7 +133,16 @@ class TiledVideoWriter:
         self._legend(canvas[self.rows * self.tile_h :], time_s)
         return canvas
 
-    def _tile(self, tile: np.ndarray, cid: int, img, frame: int | None, boxes: np.ndarray, gids: np.ndarray) -> None:
+    def _tile(
+        self,
+        tile: np.ndarray,
+        cid: int,
+        img,
+        frame: int | None,
+        boxes: np.ndarray,
+        gids: np.ndarray,
+        keypoints: np.ndarray | None = None,
+    ) -> None:
         fs, pad = self.fs, self.pad
         title = f"cam {cid}  frame {frame if frame is not None else '-'}"
         tw, th = tag_size(title, fs, pad)
@@ -129,6 +160,9 @@ class TiledVideoWriter:
         tile[oy : oy + nh, ox : ox + nw] = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA)
         # unconfirmed boxes first: confirmed ones are drawn over them and get their labels placed first
         order = np.argsort(gids >= 0, kind="stable")
+        if keypoints is not None:
+            for i in order:
+                draw_skeleton(tile, keypoints[i], s, (ox, oy), id_color(int(gids[i])))
         rects = []
         for i in order:
             x, y, bw, bh = boxes[i] * s + np.array([ox, oy, 0, 0])
