@@ -25,7 +25,7 @@ class PipelineResult:
     summary: RunSummary
     sources: dict[int, dict] = field(default_factory=dict)  # per camera: decoding figures
     failed: dict[int, str] = field(default_factory=dict)  # per failed camera: why
-    ort_s: float = 0.0  # time inside ONNX Runtime
+    ort_s: float = 0.0  # time inside ONNX Runtime (detector, ReID and pose)
     health: LiveHealth | None = None  # live runs: rate and clock-drift figures
 
     @property
@@ -49,11 +49,14 @@ def run_cpu(
     threads: int | None = None,
     duration: float | None = None,
     strict: bool = False,
+    pose: str | Path | None = None,
 ) -> PipelineResult:
+    """One scene through the CPU pipeline. ``pose``: a pose ONNX file in place of the manifest's (with
+    ``cfg.pose.enabled``)."""
     from mcpt.association.core import Associator
     from mcpt.backends.cpu import CpuPerception
     from mcpt.models.manifest import detector_operating_points, load_manifest
-    from mcpt.models.runtime import load_models
+    from mcpt.models.runtime import load_models, load_pose
     from mcpt.sources.camera import CameraSource
     from mcpt.sources.lockstep import LockstepReader
 
@@ -61,6 +64,7 @@ def run_cpu(
     cfg = cfg.for_scene(scene_name).with_operating_points(ops)
     log.info("score thresholds: %s (unless set in the configuration)", origin)
     det, emb = load_models(cfg, detector, reid, threads)
+    pose_model = load_pose(cfg, pose, threads)
     failures = CameraFailures()
     calibs = load_calibrations(cameras, failures)
     usable = [c for c in cameras if c.camera_id in calibs]
@@ -79,7 +83,7 @@ def run_cpu(
         reader.stop()
         raise
     timer = StageTimer()
-    perception = CpuPerception(scene_name, calibs, cfg, det, emb, failures, timer, reader.fps)
+    perception = CpuPerception(scene_name, calibs, cfg, det, emb, failures, timer, reader.fps, pose_model)
     pictures = Pictures(
         video, bev, [c.camera_id for c in usable], calibs, {s.camera_id: s.size for s in sources if s.size}, reader.fps
     )
@@ -100,6 +104,7 @@ def run_cpu(
             "ids": loop.identities,
             "det_fps": f"{n / max(timer.total('detect'), 1e-9):.1f}",
             "reid_ms": f"{timer.total('reid') * 1e3 / n:.0f}",
+            **({"pose_ms": f"{timer.total('pose') * 1e3 / n:.0f}"} if pose_model is not None else {}),
             "gaps": sum(len(s.stats.gaps) for s in sources),
         }
 

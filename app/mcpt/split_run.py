@@ -14,7 +14,7 @@ def default_threads(jobs: int) -> int:
 
 
 def _scene_worker(args) -> str:
-    scene_path, out_dir, cfg_dict, video_dir, progress, detector, reid, threads, max_steps, fps, strict = args
+    scene_path, out_dir, cfg_dict, video_dir, progress, detector, reid, threads, max_steps, fps, strict, pose = args
     from mcpt.config import from_dict
     from mcpt.pipeline import run_cpu
     from mcpt.scene.cameras import cameras_from_scene
@@ -36,6 +36,7 @@ def _scene_worker(args) -> str:
         reid=reid,
         threads=threads,
         strict=strict,
+        pose=pose,
     )
     return pipeline_report(res)
 
@@ -52,6 +53,7 @@ def run_split(
     max_steps: int | None = None,
     fps: float | None = None,
     strict: bool = False,
+    pose=None,
 ) -> list[str]:
     """Returns each scene's report; results go to ``out_dir/scene_XXX.txt``."""
     import multiprocessing as mp
@@ -74,6 +76,7 @@ def run_split(
             max_steps,
             fps,
             strict,
+            pose,
         )
         for s in scenes
     ]

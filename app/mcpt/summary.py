@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from mcpt.pipeline import PipelineResult
 
 # the stages of one step in the order they run; each is timed once, so together they make the wall time
-STAGE_ORDER = ("wait frames", "perception", "detect", "reid", "track", "associate", "write", "draw")
+STAGE_ORDER = ("wait frames", "perception", "detect", "reid", "pose", "track", "associate", "write", "draw")
 
 
 def stage_rows(summary: RunSummary) -> list[list]:
@@ -109,6 +109,9 @@ def pipeline_report(res: PipelineResult) -> str:
     if s.stopped:
         head += f"; stopped early ({s.stopped})"
     parts = [head, "", stage_table(s), "", camera_table(res)]
+    crops = s.timer.items.get("pose", 0)
+    if crops:
+        parts.insert(3, f"pose: {crops} person crops, {1e3 * s.timer.total('pose') / crops:.1f} ms per crop")
     if res.health is not None:
         parts += ["", health_line(res)]
     notes = association_notes(s)

@@ -56,6 +56,11 @@ def export_one(spec: ModelSpec, src: Path) -> str:
             src, spec.onnx, imgsz=spec.width, classes=spec.person_classes or None, person_score=spec.person_score
         )
         return f"{len(r.class_names)} classes, parity max |diff| {r.max_abs_diff:.2e}"
+    if spec.role == "pose":
+        from mcpt_export.pose import export_pose
+
+        r = export_pose(src, spec.onnx, width=spec.width, height=spec.height)
+        return f"{r.anchors} anchors, parity max |diff| {r.max_abs_diff:.2e} px"
     from mcpt_export.reid import export_reid
 
     r = export_reid(spec.architecture, spec.onnx, weights=src, height=spec.height, width=spec.width)

@@ -3,7 +3,8 @@
 One ObservationBatch per time step, exactly what the replay and DeepStream backends emit, so
 the same association core runs behind all of them. Detection is batched across cameras; ReID
 crops of a step are batched together (first the confident boxes the trackers match on, then the
-few low-score boxes the trackers kept). Each stage is timed once, under its own name.
+few low-score boxes the trackers kept). With a pose model, the kept confident boxes of all cameras
+get body keypoints in one batch too. Each stage is timed once, under its own name.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import numpy as np
 from mcpt.config import Config
 from mcpt.errors import InputError
 from mcpt.models.detector import PersonDetector
+from mcpt.models.pose import PoseModel
 from mcpt.models.reid import ReIDModel
 from mcpt.observation import ObservationBatch, concat_batches
+from mcpt.pose.keypoints import unknown
 from mcpt.scene.calibration import Calibration
 from mcpt.scene.cameras import CameraFailures
 from mcpt.sources.lockstep import Step
@@ -35,6 +38,7 @@ class CpuPerception:
         failures: CameraFailures,
         timer: StageTimer,
         fps: float,
+        pose: PoseModel | None = None,
     ) -> None:
         self.scene = scene
         self.fps = fps  # the processing rate: the trackers turn the configured seconds into steps with it
@@ -46,7 +50,12 @@ class CpuPerception:
         self.calibrations = calibrations
         self.tracking: dict[int, CameraTracking] = {}
         self.dim = reid.dim or 1
-        self.ort_s = 0.0  # time inside ONNX Runtime (part of detect and reid)
+        self.pose = pose
+        # boxes scored below this get no pose (None in the configuration: the trackers' high threshold)
+        self.pose_min_score = (
+            cfg.pose.min_score if cfg.pose.min_score is not None else cfg.association.sct.track_high_thresh
+        )
+        self.ort_s = 0.0  # time inside ONNX Runtime (part of detect, reid and pose)
         if cfg.detector.interval < 0:
             raise InputError("config", f"expected 0 or more, got {cfg.detector.interval}", field="detector.interval")
         self.detect_every = cfg.detector.interval + 1
@@ -91,6 +100,27 @@ class CpuPerception:
         dets = self.detector.postprocess(raw, lbs, [(frames[c].shape[1], frames[c].shape[0]) for c in cids])
         return dict(zip(cids, dets, strict=True))
 
+    def _poses(self, frames: dict[int, np.ndarray], kept: list[tuple[int, np.ndarray, np.ndarray]]) -> list:
+        """Keypoints for each camera's kept (camera, boxes, scores): the confident boxes of all cameras in one
+        batch, at most ``pose.max_boxes`` of them (the best first); the other rows unknown (no pose estimated)."""
+        if not kept:
+            return []
+        scores = np.concatenate([s for _, _, s in kept])
+        camera = np.repeat(np.arange(len(kept)), [len(s) for _, _, s in kept])
+        row = np.concatenate([np.arange(len(s)) for _, _, s in kept])
+        confident = np.flatnonzero(scores >= self.pose_min_score)
+        chosen = np.zeros(len(scores), bool)
+        chosen[confident[np.argsort(-scores[confident], kind="stable")[: self.cfg.pose.max_boxes]]] = True
+        rows = [row[chosen & (camera == k)] for k in range(len(kept))]
+        self.timer.items["pose"] += int(chosen.sum())  # crops, for the ms per crop of the summary
+        before = self.pose.ort_s
+        poses = self.pose.estimate([(frames[cid], boxes[r]) for (cid, boxes, _), r in zip(kept, rows, strict=True)])
+        self.ort_s += self.pose.ort_s - before
+        out = [unknown(len(s)) for _, _, s in kept]
+        for kp, r, o in zip(poses, rows, out, strict=True):
+            o[r] = kp
+        return out
+
     def __call__(self, step: Step) -> ObservationBatch:
         frames = {cid: f.image for cid, f in sorted(step.frames.items()) if self._camera(cid, f.image) is not None}
         if step.index % self.detect_every:
@@ -127,9 +157,13 @@ class CpuPerception:
         with self.timer.stage("reid"):
             # the low-score boxes the trackers kept need an embedding too
             low_emb = self._embed(frames, [(cid, out.box[low]) for cid, _, low, out, _, _ in tracked])
+        keypoints: list = [None] * len(tracked)
+        if self.pose is not None:
+            with self.timer.stage("pose"):
+                keypoints = self._poses(frames, [(c, out.box[keep], sc[keep]) for c, keep, _, out, _, sc in tracked])
         parts = []
         with self.timer.stage("track"):
-            for (cid, keep, low, out, feats, scores), emb in zip(tracked, low_emb, strict=True):
+            for (cid, keep, low, out, feats, scores), emb, kp in zip(tracked, low_emb, keypoints, strict=True):
                 feats[low] = emb
                 f = step.frames[cid]
                 parts.append(
@@ -142,6 +176,7 @@ class CpuPerception:
                         out.box[keep],
                         scores[keep],
                         feats[keep],
+                        kp,
                     )
                 )
         result = concat_batches(parts, scene=self.scene, step=step.index, time_s=step.timestamp, dim=self.dim)

@@ -75,3 +75,27 @@ def add_run_control(p: argparse.ArgumentParser) -> None:
         help="exit 3 when any camera cannot start (bad calibration, unreadable video, unreachable URI); "
         "by default such cameras are reported in the camera table and the others go on",
     )
+
+
+def add_pose_arg(p: argparse.ArgumentParser) -> None:
+    """``--pose [FILE]``: body keypoints on the confident boxes (the CPU backend's pose stage)."""
+    p.add_argument(
+        "--pose",
+        nargs="?",
+        const="",
+        metavar="FILE",
+        help="estimate body keypoints (COCO-17) of the confident boxes with models.yaml's pose model, or with "
+        "the pose ONNX FILE (sets pose.enabled; put it after SCENE)",
+    )
+
+
+def pose_setting(args: argparse.Namespace, cfg):
+    """(config with pose.enabled where --pose was given, the pose ONNX file or None for the manifest's)."""
+    import dataclasses
+
+    if getattr(args, "pose", None) is None:
+        return cfg, None
+    if args.pose and Path(args.pose).is_dir():
+        # --pose takes an optional FILE: written before SCENE, it takes the scene folder for its file
+        raise InputError(args.pose, "expected a pose ONNX file, got a folder (put --pose after SCENE)", field="--pose")
+    return dataclasses.replace(cfg, pose=dataclasses.replace(cfg.pose, enabled=True)), args.pose or None

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from mcpt.commands.common import positive_int
+from mcpt.commands.common import add_pose_arg, pose_setting, positive_int
 from mcpt.errors import InputError
 
 HELP = "run the full CPU pipeline on a multi-camera scene cut from a real pedestrian video (offline)"
@@ -47,6 +47,7 @@ def configure(p: argparse.ArgumentParser) -> None:
         default=20.0,
         help="length of the scored photoreal scene (default 20; 0 = leave the scoring out)",
     )
+    add_pose_arg(p)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -59,6 +60,7 @@ def main(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     detector, cfg = demo_setting(args.detector, args.interval)
+    cfg, pose = pose_setting(args, cfg)
     scene = discover_scene(build_demo_scene(out / "scene", frames=args.frames))
     results = out / "results" / f"{scene.name}.txt"
     res = run_cpu(
@@ -70,12 +72,14 @@ def main(args: argparse.Namespace) -> int:
         bev=out / "bev.png",
         progress=not args.quiet,
         detector=detector,
+        pose=pose,
     )
     report = pipeline_report(res)
     c = consistency(scene.path, read_rows(results))
     lines = [
         report,
-        f"detector: {args.detector if detector else 'the default'}, interval {args.interval}",
+        f"detector: {args.detector if detector else 'the default'}, interval {args.interval}"
+        + (f"; pose: {pose or 'the default'}" if cfg.pose.enabled else ""),
         "",
         f"cross-camera consistency: {c.pairs} pairs of detections of one person in two cameras; same global id in "
         f"{100 * c.same_id_share:.1f}%; their floor positions differ by {c.world_median_m:.2f} m (median)",
@@ -87,7 +91,7 @@ def main(args: argparse.Namespace) -> int:
     final = lines[3]  # the consistency line; the photoreal score when there is one
     if args.photoreal_seconds > 0:
         photoreal = score_on_photoreal(
-            out / "photoreal", args.photoreal_seconds, not args.quiet, cfg=cfg, detector=detector
+            out / "photoreal", args.photoreal_seconds, not args.quiet, cfg=cfg, detector=detector, pose=pose
         )
         lines += ["", *photoreal]
         final = photoreal[0]
@@ -115,12 +119,19 @@ def demo_setting(name: str, interval: int):
 
 
 def score_on_photoreal(
-    out: Path, seconds: float, progress: bool, bank=None, cfg=None, detector: Path | None = None
+    out: Path,
+    seconds: float,
+    progress: bool,
+    bank=None,
+    cfg=None,
+    detector: Path | None = None,
+    pose: str | Path | None = None,
 ) -> list[str]:
     """Render (or reuse) the small photoreal scene, run the pipeline on its videos, score it.
 
     ``bank``: the sprites to render (default: walkers cut from vtest.avi, cached); ``cfg`` and
-    ``detector``: the setting to score (default: the default configuration and detector).
+    ``detector``: the setting to score (default: the default configuration and detector); ``pose``: a pose
+    ONNX file in place of the manifest's (where ``cfg.pose.enabled``).
     """
     from mcpt.config import load_config
     from mcpt.evaluation.run import run_eval
@@ -152,7 +163,13 @@ def score_on_photoreal(
     scene = discover_scene(scene_dir)
     results = out / "results.txt"
     res = run_cpu(
-        scene.name, cameras_from_scene(scene), cfg or load_config(), results, progress=progress, detector=detector
+        scene.name,
+        cameras_from_scene(scene),
+        cfg or load_config(),
+        results,
+        progress=progress,
+        detector=detector,
+        pose=pose,
     )
     head = (
         f"scored on a photoreal scene ({PHOTOREAL['cameras']} cameras, {seconds:g} s, ~{PHOTOREAL['people']} people, "

@@ -1,4 +1,4 @@
-"""``mcpt export``: detector and ReID weights -> ONNX (needs the export extras: torch, ultralytics)."""
+"""``mcpt export``: detector, ReID and pose weights -> ONNX (needs the export extras: torch, ultralytics)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 
 from mcpt.commands.common import positive_int
 
-HELP = "export a detector (.pt/.yaml) or a ReID model to ONNX with a dynamic batch (needs make install-export)"
+HELP = "export a detector (.pt/.yaml), a ReID or a pose model to ONNX with a dynamic batch (needs make install-export)"
 EXAMPLE = "mcpt export models"
 
 
@@ -32,6 +32,11 @@ def configure(p: argparse.ArgumentParser) -> None:
     w.add_argument("--random-init", action="store_true", help="random weights (tests, timing)")
     r.add_argument("--height", type=positive_int, help="input height (default per architecture)")
     r.add_argument("--width", type=positive_int, help="input width (default per architecture)")
+    q = sub.add_parser("pose", help="Ultralytics YOLO pose .pt (COCO-17 keypoints) -> ONNX [B, anchors, 56]")
+    q.add_argument("src", help="weights (.pt), e.g. yolo11n-pose.pt")
+    q.add_argument("out", help="output .onnx")
+    q.add_argument("--width", type=positive_int, default=192, help="input width, a multiple of 32 (default 192)")
+    q.add_argument("--height", type=positive_int, default=256, help="input height, a multiple of 32 (default 256)")
     m = sub.add_parser("models", help="fetch and export every model of models/models.yaml whose weights are at hand")
     m.add_argument("names", nargs="*", help="only these manifest entries")
     m.add_argument("--manifest", help="manifest file (default models/models.yaml)")
@@ -71,6 +76,15 @@ def main(args: argparse.Namespace) -> int:
         print(
             f"wrote {r.path}: {r.arch}, input images [B, 3, {r.height}, {r.width}] RGB 0..255, output embedding "
             f"[B, {r.dim}] L2-normalised; ONNX Runtime vs torch max |diff| {r.max_abs_diff:.2e}"
+        )
+    elif args.what == "pose":
+        from mcpt_export.pose import export_pose
+
+        r = export_pose(args.src, args.out, width=args.width, height=args.height)
+        print(
+            f"wrote {r.path}: input images [B, 3, {r.height}, {r.width}] RGB 0..1, output poses [B, {r.anchors}, 56] "
+            f"= cx, cy, w, h, score, 17 x (x, y, conf) in input pixels; ONNX Runtime vs torch max |diff| "
+            f"{r.max_abs_diff:.2e} px"
         )
     else:
         from mcpt.models.manifest import load_manifest

@@ -6,7 +6,14 @@ import argparse
 import logging
 from pathlib import Path
 
-from mcpt.commands.common import add_run_control, distinct_outputs, positive_float, positive_int
+from mcpt.commands.common import (
+    add_pose_arg,
+    add_run_control,
+    distinct_outputs,
+    pose_setting,
+    positive_float,
+    positive_int,
+)
 from mcpt.commands.track import add_config_args, config_from_args
 
 HELP = "detect, track and associate people live from videos or RTSP cameras (CPU or DeepStream backend)"
@@ -54,6 +61,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detector", help="detector ONNX (default: models.yaml's detector)")
     p.add_argument("--reid", help="ReID ONNX (default: models.yaml's reid)")
     p.add_argument("--threads", type=positive_int, help="ONNX Runtime threads (default: all cores / jobs)")
+    add_pose_arg(p)
     add_run_control(p)
     add_config_args(p)
 
@@ -61,10 +69,10 @@ def configure(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from mcpt.errors import InputError
 
+    cfg, pose = pose_setting(args, config_from_args(args))
     if bool(args.scene) == bool(args.cameras):
         raise InputError(None, "give either a SCENE folder or --cameras cameras.yaml")
     distinct_outputs(out=args.out, video=args.video, bev=args.bev, dump_observations=args.dump_observations)
-    cfg = config_from_args(args)
     if args.backend == "deepstream":
         from mcpt.backends.deepstream.run import main_deepstream
 
@@ -91,6 +99,7 @@ def main(args: argparse.Namespace) -> int:
             threads=args.threads,
             duration=args.duration,
             strict=args.strict,
+            pose=pose,
         )
         if not args.quiet:
             print(pipeline_report(res))
@@ -119,6 +128,7 @@ def main(args: argparse.Namespace) -> int:
         max_steps=args.frames,
         fps=args.fps,
         strict=args.strict,
+        pose=pose,
     ):
         if not args.quiet:
             print(report)

@@ -1,12 +1,14 @@
-"""The runtime's models from the manifest (or files the user names): detector and ReID on ONNX Runtime."""
+"""The runtime's models from the manifest (or files the user names): detector, ReID and pose on ONNX Runtime."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from mcpt.config import Config
+from mcpt.errors import InputError
 from mcpt.models.detector import PersonDetector
 from mcpt.models.manifest import load_manifest
+from mcpt.models.pose import PoseModel
 from mcpt.models.reid import ReIDModel
 
 
@@ -30,3 +32,18 @@ def load_models(
         box_width_scale=known.box_width_scale if known is not None else 1.0,
     )
     return det, ReIDModel(reid or r.onnx, r.width, r.height, threads=threads)
+
+
+def load_pose(cfg: Config, pose: str | Path | None = None, threads: int | None = None) -> PoseModel | None:
+    """The pose model when ``pose.enabled``: the file given, or the manifest's pose entry; None when disabled."""
+    if not cfg.pose.enabled:
+        return None
+    if pose is not None:
+        return PoseModel(pose, threads=threads)
+    manifest = load_manifest()
+    spec = manifest.pose
+    if spec is None:
+        raise InputError(manifest.path, "no pose model in the manifest; give one: --pose FILE", field="pose")
+    if not spec.onnx.is_file():
+        raise InputError(spec.onnx, f"pose model {spec.name} not exported; run `make models`")
+    return PoseModel(spec.onnx, spec.width, spec.height, threads=threads)
