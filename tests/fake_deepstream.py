@@ -11,14 +11,21 @@ Not only the API: the elements act as NVIDIA's do.
   element message; it sends its own end of stream only when every sink pad had one. It runs in the
   streaming thread and calls the pad probes on each batch and event: a probe that blocks stalls it,
   as in GStreamer.
+* a pose SGIE (an ``nvinfer`` whose config outputs ``poses``) reads its own config file as nvinfer
+  does and attaches to each person it runs on (operate-on-class-ids, input-object-min-width/height)
+  an NVDSINFER_TENSOR_OUTPUT_META with its gie-unique-id and the layer ``poses`` [anchors, 56]: the
+  object's rect cropped, letterboxed and centred into the network input exactly as gst-nvinfer's
+  ``get_converted_buffer`` does (``nvinfer_letterbox``), the planted keypoints carried through it.
 * the bus delivers messages to the main loop; ``GLib.MainLoop.run`` dispatches until ``quit``.
 
 What the frames hold comes from a ``FrameSource`` per URI: per frame, the tracked objects
-(nvinfer + nvtracker + the ReID SGIE's tensor) and the source size.
+(nvinfer + nvtracker + the ReID SGIE's tensor, and the keypoints a pose model would find) and the
+source size.
 """
 
 from __future__ import annotations
 
+import configparser
 import queue
 import threading
 from dataclasses import dataclass, field
@@ -27,16 +34,101 @@ from types import SimpleNamespace
 import numpy as np
 
 from fake_gst import FakeElement, FakeGst, FakePad
-from fake_pyds import FakePyds, batch_meta, frame_meta, obj_meta, tensor_user_meta
+from fake_pyds import FakePyds, batch_meta, frame_meta, obj_meta, pose_user_meta, tensor_user_meta
 
 UNTRACKED = 0xFFFFFFFFFFFFFFFF
+
+
+def nvinfer_letterbox(rect, net_w: int, net_h: int):
+    """gst-nvinfer's object crop with maintain-aspect-ratio=1 and symmetric-padding=1, ported line by line
+    from ``get_converted_buffer`` (gstnvinfer.cpp, DeepStream 6.2-7.1 sources; unsigned C arithmetic).
+
+    ``rect`` left top width height in streammux pixels. Returns ``to_input(x, y)`` (streammux pixels ->
+    network input pixels) and the content area x1 y1 x2 y2 in input pixels.
+    """
+    left, top, width, height = rect
+    src_left = int(left) + (int(left) & 1)  # GST_ROUND_UP_2((unsigned int) left)
+    src_top = int(top) + (int(top) & 1)
+    src_width = int(width) & ~1  # GST_ROUND_DOWN_2((unsigned int) width)
+    src_height = int(height) & ~1
+    hdest = net_w * src_height / float(src_width)
+    wdest = net_h * src_width / float(src_height)
+    if hdest <= net_h:
+        dest_width, dest_height = net_w, int(hdest)
+    else:
+        dest_width, dest_height = int(wdest), net_h
+    offset_left = (net_w - dest_width) // 2
+    offset_top = (net_h - dest_height) // 2
+    ratio_x, ratio_y = dest_width / src_width, dest_height / src_height
+
+    def to_input(x, y):
+        return offset_left + (np.asarray(x) - src_left) * ratio_x, offset_top + (np.asarray(y) - src_top) * ratio_y
+
+    return to_input, (offset_left, offset_top, offset_left + dest_width, offset_top + dest_height)
+
+
+def pose_output(keypoints_mux: np.ndarray | None, rect, net_w: int, net_h: int) -> np.ndarray:
+    """What the pose model outputs for one crop, [3, 56]: a neighbour cut by the crop's edge (confident, but
+    not where the crop's person is), the crop's person (its box about the content area, its keypoints),
+    and an empty anchor. Keypoints in streammux pixels, (17, 3); None: the model sees nobody (all zero)."""
+    to_input, (x1, y1, x2, y2) = nvinfer_letterbox(rect, net_w, net_h)
+    raw = np.zeros((3, 56), np.float32)
+    if keypoints_mux is not None:
+        raw[0, :5] = (x1 + 4, (y1 + y2) / 2, 10, (y2 - y1) * 0.8, 0.95)
+        raw[0, 5:] = np.tile([x1 + 4, (y1 + y2) / 2, 0.9], 17)
+        u, v = to_input(keypoints_mux[:, 0], keypoints_mux[:, 1])
+        raw[1, :5] = ((x1 + x2) / 2 + 1.5, (y1 + y2) / 2 - 2.0, (x2 - x1) * 0.9, (y2 - y1) * 0.95, 0.85)
+        raw[1, 5:] = np.stack([u, v, keypoints_mux[:, 2]], axis=1).ravel()
+    return raw
+
+
+@dataclass
+class PoseSgie:
+    """A pose SGIE as its nvinfer config file sets it up."""
+
+    gie_id: int
+    net_w: int
+    net_h: int
+    min_w: float
+    min_h: float
+    class_ids: set
+
+    @staticmethod
+    def _property(path):
+        cp = configparser.ConfigParser(strict=False, interpolation=None)
+        cp.read(path)
+        return cp["property"]
+
+    @classmethod
+    def is_pose(cls, path) -> bool:
+        """An nvinfer whose engine outputs ``poses`` (its config names that output)."""
+        return path is not None and cls._property(path).get("output-blob-names") == "poses"
+
+    @classmethod
+    def from_config(cls, path) -> PoseSgie:
+        p = cls._property(path)
+        # the fake crops only as this mode does, and DeepStream attaches tensors only with these keys
+        assert p["maintain-aspect-ratio"] == "1" and p["symmetric-padding"] == "1", "pose SGIE must letterbox centred"
+        assert p["network-type"] == "100" and p["output-tensor-meta"] == "1" and p["process-mode"] == "2"
+        _, h, w = (int(d) for d in p["infer-dims"].split(";"))
+        return cls(
+            int(p["gie-unique-id"]),
+            w,
+            h,
+            float(p.get("input-object-min-width", 16)),
+            float(p.get("input-object-min-height", 16)),
+            {int(c) for c in p["operate-on-class-ids"].split(";")},
+        )
+
+    def runs_on(self, class_id: int, rect) -> bool:
+        return class_id in self.class_ids and rect[2] >= self.min_w and rect[3] >= self.min_h
 
 
 @dataclass
 class FrameSource:
     """What one camera delivers: ``frames[k]`` = list of (object id, box x y w h, score, embedding)."""
 
-    frames: list[list[tuple]]
+    frames: list[list[tuple]]  # (object id, box, score, embedding[, keypoints (17, 3) source pixels or None])
     size: tuple[int, int]
     fps: float
     fail_at: int | None = None  # the decoder errors at this frame (nothing after it, no end of stream)
@@ -224,8 +316,19 @@ class Runtime:
         self.thread.start()
 
     def _stream(self, pipeline: FakePipeline) -> None:
+        try:
+            self._run_stream(pipeline)
+        except Exception as e:  # a broken fake must end the run (an element error), not hang it
+            pipeline.bus.post(Message(2, None, error=f"fake DeepStream: {type(e).__name__}: {e}"))
+            raise
+
+    def _run_stream(self, pipeline: FakePipeline) -> None:
         mux = next(e for e in pipeline.elements if e.factory == "nvstreammux")
         self.muxer_size = (mux.props.get("width"), mux.props.get("height"))
+        self.pose = None
+        for e in pipeline.elements:
+            if e.factory == "nvinfer" and PoseSgie.is_pose(e.props.get("config-file-path")):
+                self.pose = PoseSgie.from_config(e.props["config-file-path"])
         pads = {p.index: p for p in mux.request_pads}
         srcs = [e for e in pipeline.elements if e.factory == "nvurisrcbin"]
         bus = pipeline.bus
@@ -282,10 +385,16 @@ class Runtime:
             # nvstreammux scales every frame to its own resolution (no padding): boxes arrive in its pixels
             mw, mh = self.muxer_size
             sx, sy = (mw / source.size[0], mh / source.size[1]) if mw and mh else (1.0, 1.0)
-            for oid, box, score, emb in objects:
+            for oid, box, score, emb, *kp in objects:
                 user = [tensor_user_meta(np.asarray(emb, np.float32))[0]] if emb is not None else []
                 x, y, w, h = box
                 scaled = (x * sx, y * sy, w * sx, h * sy)
+                if self.pose is not None and self.pose.runs_on(0, scaled):
+                    mux_kp = None
+                    if kp and kp[0] is not None:
+                        mux_kp = np.asarray(kp[0], np.float64) * [sx, sy, 1.0]
+                    raw = pose_output(mux_kp, scaled, self.pose.net_w, self.pose.net_h)
+                    user.append(pose_user_meta(raw, self.pose.gie_id, (self.pose.net_w, self.pose.net_h))[0])
                 metas.append(obj_meta(UNTRACKED if oid < 0 else oid, scaled, conf=score, user_metas=user))
             frames.append(
                 frame_meta(index, metas, frame_num=k, source_size=source.size, pts_ns=int(k / source.fps * 1e9))

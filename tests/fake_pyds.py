@@ -4,6 +4,13 @@ Mirrors the calls mcpt's probe makes (cast, get_nvds_LayerInfo, get_ptr, gst_buf
 with the semantics pyds documents: ``cast`` returns the same object, lists end with None (or raise
 StopIteration from ``.next`` in the style of older bindings), and tensor/ReID buffers belong to the
 pipeline (they are reused after the probe returns, so readers must copy).
+
+Tensor metas are laid out as gst-nvinfer attaches them (gstnvinfer_meta_utils.cpp
+``attach_tensor_output_meta``): ``unique_id`` (the GIE's gie-unique-id), ``num_output_layers``, the
+layers' info copied from the engine's (name, data type, dims without the batch axis; their ``buffer``
+pointers are not valid), the object's own host buffers in ``out_buf_ptrs_host``, and ``network_info``.
+As in the bindings (bindfunctions.cpp), ``get_nvds_LayerInfo(meta, j)`` is what points layer j at the
+object's host buffer; ``output_layers_info`` is a method taking the index.
 """
 
 from __future__ import annotations
@@ -39,6 +46,10 @@ class _Cast:
         return x
 
 
+class NvDsInferDataType:
+    FLOAT, HALF, INT8, INT32 = 0, 1, 2, 3
+
+
 class NvDsMetaType:
     NVDSINFER_TENSOR_OUTPUT_META = 12
     NVDS_TRACKER_OBJ_REID_META = 30
@@ -47,6 +58,7 @@ class NvDsMetaType:
 
 class FakePyds:
     NvDsMetaType = NvDsMetaType
+    NvDsInferDataType = NvDsInferDataType
     NvDsFrameMeta = _Cast
     NvDsObjectMeta = _Cast
     NvDsUserMeta = _Cast
@@ -61,20 +73,63 @@ class FakePyds:
 
     @staticmethod
     def get_nvds_LayerInfo(tensor, index):
-        return tensor.layers[index]
+        info = tensor.output_layers_info(index)
+        info.buffer = tensor.out_buf_ptrs_host[index]
+        return info
 
     @staticmethod
     def get_ptr(buffer):
         return buffer.ctypes.data
 
 
-def tensor_user_meta(vector: np.ndarray, unique_id: int = 2):
-    buf = np.ascontiguousarray(vector, np.float32)
-    layer = SimpleNamespace(buffer=buf, inferDims=SimpleNamespace(numElements=buf.size), layerName="embedding")
-    tensor = SimpleNamespace(unique_id=unique_id, layers=[layer], num_output_layers=1)
-    return SimpleNamespace(
+class InferTensorMeta:
+    """NvDsInferTensorMeta of one object (or frame): one host buffer per bound output layer."""
+
+    def __init__(self, unique_id: int, layers: list[tuple[str, np.ndarray]], network: tuple[int, int, int]) -> None:
+        self.unique_id = unique_id
+        self.num_output_layers = len(layers)
+        self.out_buf_ptrs_host = []
+        self._info = []
+        for index, (name, values) in enumerate(layers):
+            values = np.asarray(values)
+            dtype = NvDsInferDataType.HALF if values.dtype == np.float16 else NvDsInferDataType.FLOAT
+            buf = np.ascontiguousarray(values, np.float16 if dtype == NvDsInferDataType.HALF else np.float32).ravel()
+            self.out_buf_ptrs_host.append(buf)
+            dims = SimpleNamespace(numDims=values.ndim, numElements=values.size, d=list(values.shape))
+            # the engine's layer info, copied: its buffer pointer means nothing for this object
+            self._info.append(
+                SimpleNamespace(
+                    dataType=dtype, inferDims=dims, bindingIndex=index + 1, layerName=name, buffer=None, isInput=0
+                )
+            )
+        self.out_buf_ptrs_dev = [None] * len(layers)
+        self.gpu_id = 0
+        self.network_info = SimpleNamespace(width=network[0], height=network[1], channels=network[2])
+
+    def output_layers_info(self, j: int):
+        return self._info[j]
+
+
+def infer_user_meta(unique_id: int, layers: list[tuple[str, np.ndarray]], network=(128, 256, 3)):
+    """An NVDSINFER_TENSOR_OUTPUT_META user meta and its tensor meta (host buffers in ``out_buf_ptrs_host``)."""
+    tensor = InferTensorMeta(unique_id, layers, network)
+    meta = SimpleNamespace(
         base_meta=SimpleNamespace(meta_type=NvDsMetaType.NVDSINFER_TENSOR_OUTPUT_META), user_meta_data=tensor
-    ), buf
+    )
+    return meta, tensor
+
+
+def tensor_user_meta(vector: np.ndarray, unique_id: int = 2):
+    """The ReID SGIE's tensor: one layer ``embedding`` [D]; returns the meta and its (pooled) host buffer."""
+    meta, tensor = infer_user_meta(unique_id, [("embedding", np.asarray(vector, np.float32))])
+    return meta, tensor.out_buf_ptrs_host[0]
+
+
+def pose_user_meta(raw: np.ndarray, unique_id: int = 3, network=(192, 256), before=()):
+    """The pose SGIE's tensor: layer ``poses`` [anchors, 56] (after the layers ``before``, name -> values)."""
+    layers = [*before, ("poses", np.asarray(raw, np.float32))]
+    meta, tensor = infer_user_meta(unique_id, layers, (*network, 3))
+    return meta, tensor.out_buf_ptrs_host[-1]
 
 
 def reid_user_meta(vector: np.ndarray):

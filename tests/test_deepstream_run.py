@@ -95,6 +95,11 @@ def test_run_scene_on_uneven_batches_and_a_failing_camera_equals_the_replay(scen
         z[k] = z[k][keep]
     z["num_frames"] = np.int32(FAIL_AT)
     np.savez(path, **z)
+    # no pose SGIE in this run: the replay must not use the simulator's keypoints either
+    for cam in discover_scene(ref_scene).cameras:
+        z = dict(np.load(cam.perception_path))
+        if z.pop("keypoints", None) is not None:
+            np.savez(cam.perception_path, **z)
     ref = tmp_path / "replay.txt"
     assert main(["track", str(ref_scene), "--out", str(ref), "-q"]) == 0
     assert out.read_text() == ref.read_text()
@@ -154,3 +159,42 @@ def test_deepstream_run_follows_the_failure_policy(scene, plain_manifest, tmp_pa
     assert started and "| 2      | failed |" in printed
     rows = read_rows(out)
     assert 2 not in set(rows.camera.tolist()) and {1, 3, 4} <= set(rows.camera.tolist())
+
+
+def body_keypoints(box) -> np.ndarray:
+    """17 keypoints (x, y, confidence) at fixed places in an x y w h box, source pixels."""
+    x, y, w, h = box
+    fx = np.linspace(0.2, 0.8, 17)
+    fy = np.linspace(0.05, 0.97, 17)
+    return np.stack([x + fx * w, y + fy * h, np.full(17, 0.8)], axis=1)
+
+
+def test_run_scene_with_the_pose_sgie_carries_keypoints_to_the_observations(scene, plain_manifest, tmp_path):
+    """pose.enabled: ds-config's pose SGIE joins the pipeline; the fake nvinfer reads that config (its
+    gie-unique-id, input size, minimum object size) and attaches pose tensors; the probe decodes them back
+    to source pixels through a muxer of another aspect, and the observations carry them above the gate."""
+    cfg = load_config().with_operating_points(REFERENCE_OPERATING_POINTS)
+    cfg.pose.enabled, cfg.pose.min_score = True, 0.5
+    sources = tracked_frames(scene, cfg)
+    for src in sources.values():
+        src.frames = [[(*o, body_keypoints(o[1])) for o in objects] for objects in src.frames]
+    rt = Runtime(sources, seed=2)
+    s = discover_scene(scene)
+    mux = (480, 272)  # 1.5 x 1.51: boxes and keypoints scale differently in x and y
+    opts = DsOptions(muxer_width=mux[0], muxer_height=mux[1], fps=10.0)
+    dump = tmp_path / "obs.npz"
+    run_scene(s.name, [SourceSpec(c.camera_id, str(c.video)) for c in s.cameras],
+              {c.camera_id: c.calibration() for c in s.cameras}, cfg, tmp_path / "ds.txt", tmp_path / "w", opts,
+              runtime=rt.modules(), dump=dump)  # fmt: skip
+    assert rt.pose is not None and (tmp_path / "w" / "config_infer_pose.txt").is_file()
+    z = np.load(dump)
+    kp, bbox, score = z["keypoints"], z["bbox"], z["score"]
+    assert kp.shape == (len(bbox), 17, 3)
+    mux_w, mux_h = bbox[:, 2] * mux[0] / SIZE[0], bbox[:, 3] * mux[1] / SIZE[1]
+    inferred = (mux_w >= rt.pose.min_w) & (mux_h >= rt.pose.min_h)  # nvinfer skips smaller people
+    has = np.isfinite(kp).all(axis=(1, 2))
+    np.testing.assert_array_equal(has, inferred & (score >= 0.5))
+    assert has.sum() > 100 and (~has).sum() > 0
+    want = np.stack([body_keypoints(b) for b in bbox[has]])
+    np.testing.assert_allclose(kp[has][..., :2], want[..., :2], atol=0.5)
+    np.testing.assert_allclose(kp[has][..., 2], 0.8, atol=1e-6)

@@ -42,9 +42,12 @@ def calibration_batches(
         if spec.role == "detector":
             x, _ = letterbox(img, spec.width, spec.height)
             return [x[:, :, ::-1].transpose(2, 0, 1).astype(np.float32) / 255.0]
-        # ReID: vertical strips of the frame stand in for person crops
+        # ReID and pose: vertical strips of the frame stand in for person crops
         w = img.shape[1]
         cw = max(8, w // 8)
+        if spec.role == "pose":  # letterboxed RGB 0..1, as the pose SGIE (and the CPU path) feed it
+            strips = (letterbox(img[:, x : x + cw], spec.width, spec.height)[0] for x in range(0, w - cw + 1, cw))
+            return [s[:, :, ::-1].transpose(2, 0, 1).astype(np.float32) / 255.0 for s in strips]
         return [
             cv2.resize(img[:, x : x + cw], (spec.width, spec.height))[:, :, ::-1].transpose(2, 0, 1).astype(np.float32)
             for x in range(0, w - cw + 1, cw)

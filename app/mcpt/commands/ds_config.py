@@ -25,6 +25,12 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", choices=("fp16", "int8", "fp32"), default="fp16", help="engine precision")
     p.add_argument("--reid-batch", type=positive_int, default=64, help="ReID SGIE batch size (default 64)")
     p.add_argument("--tracker-reid", action="store_true", help="let nvtracker compute ReID vectors (no SGIE)")
+    p.add_argument(
+        "--pose",
+        action="store_true",
+        help="add a pose SGIE (the manifest's pose model: body keypoints on every tracked person)",
+    )
+    p.add_argument("--pose-batch", type=positive_int, default=64, help="pose SGIE batch size (default 64)")
     p.add_argument("--sink", choices=("fake", "file", "rtsp"), default="fake", help="sink0 of deepstream-app")
     p.add_argument(
         "--encoder",
@@ -79,6 +85,8 @@ def main(args: argparse.Namespace) -> int:
         precision=args.precision,
         reid_batch=args.reid_batch,
         tracker_reid=args.tracker_reid,
+        pose=args.pose,
+        pose_batch=args.pose_batch,
         interval=args.interval,
         sink=args.sink,
         encoder=args.encoder,
@@ -89,9 +97,11 @@ def main(args: argparse.Namespace) -> int:
     g = generate(name, sources, load_manifest(), args.out, opts)
     for f in g.files:
         print(f"wrote {f}")
+    engines = [g.detector_engine.name, g.reid_engine.name, *([g.pose_engine.name] if g.pose_engine else [])]
+    pose_batch = f" --pose-batch {args.pose_batch}" if args.pose else ""
     print(
-        f"engines it expects: {g.detector_engine.name}, {g.reid_engine.name} (build them with `mcpt engines "
-        f"--cameras {len(sources)} --reid-batch {args.reid_batch} --precision {args.precision} --gpu {args.gpu}`)"
+        f"engines it expects: {', '.join(engines)} (build them with `mcpt engines --cameras {len(sources)} "
+        f"--reid-batch {args.reid_batch}{pose_batch} --precision {args.precision} --gpu {args.gpu}`)"
     )
     print(f"run: deepstream-app -c {g.app}")
     return 0

@@ -25,6 +25,12 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--reid-batch", type=positive_int, default=64, help="ReID objects per batch (the SGIE's batch-size, default 64)"
     )
+    p.add_argument(
+        "--pose-batch",
+        type=positive_int,
+        default=64,
+        help="pose objects per batch (the pose SGIE's batch-size, mcpt ds-config --pose-batch; default 64)",
+    )
     p.add_argument("--precision", choices=("fp16", "int8", "fp32"), default="fp16", help="default fp16")
     p.add_argument("--calib-scene", help="a scene folder whose videos calibrate INT8 (cache kept beside the ONNX)")
     p.add_argument("--calib-frames", type=positive_int, default=64, help="frames for INT8 calibration")
@@ -52,8 +58,9 @@ def main(args: argparse.Namespace) -> int:
         if not spec.onnx.is_file():
             continue
         check_batch_axis(spec.onnx)  # a fixed batch cannot serve nvinfer's batch-size
-        batch = args.cameras if spec.role == "detector" else args.reid_batch
-        opt = args.cameras if spec.role == "detector" else min(16, args.reid_batch)
+        # the detector batches the cameras' frames; each SGIE batches people (opt: a typical frame's few)
+        batch = {"detector": args.cameras, "pose": args.pose_batch}.get(spec.role, args.reid_batch)
+        opt = args.cameras if spec.role == "detector" else min(16, batch)
         profile = eng.batch_profile(batch, opt, args.max_batch if spec.role == "detector" else None)
         plan.append((spec, profile, eng.engine_path(spec.onnx, batch, args.gpu, args.precision)))
     if not plan:

@@ -1,8 +1,9 @@
 """``mcpt ds-config``: a complete deepstream-app configuration for one scene, from the templates.
 
-Batch sizes agree everywhere (streammux = primary GIE = cameras; the SGIE's = the ReID engine's),
+Batch sizes agree everywhere (streammux = primary GIE = cameras; each SGIE's = its engine's),
 engine file names are those ``mcpt engines`` builds (``<onnx>_b<B>_gpu<G>_<precision>.engine``),
 so neither deepstream-app nor ``mcpt run --backend deepstream`` rebuilds an engine at start-up.
+With ``pose`` a second tensor-output SGIE runs the manifest's pose model on the same people.
 """
 
 from __future__ import annotations
@@ -20,6 +21,14 @@ from mcpt.timebase import DEFAULT_FPS
 
 PARSER_LIB = "plugins/nvdsinfer_custom_impl_mcpt/libnvdsinfer_custom_impl_mcpt.so"
 KAFKA_LIB = "/opt/nvidia/deepstream/deepstream/lib/libnvds_kafka_proto.so"
+# gie-unique-id of each nvinfer: the probe tells the SGIEs' tensors apart by these
+PGIE_ID, REID_GIE_ID, POSE_GIE_ID = 1, 2, 3
+# the people's class ids in nvinfer's metadata: mcpt's parser writes classId 0 for every person class the
+# detector scores (plugins/nvdsinfer_custom_impl_mcpt/mcpt_decode.cpp), so the SGIEs operate on class 0
+PERSON_CLASS_IDS = (0,)
+# the smallest person (streammux pixels) the pose SGIE runs on: the ReID SGIE's minimum, so both cover the
+# same people; smaller ones keep no pose (NaN rows), as nvinfer skips them
+POSE_MIN_WIDTH, POSE_MIN_HEIGHT = 16, 32
 
 
 def templates_dir() -> Path:
@@ -44,6 +53,9 @@ class DsOptions:
     precision: str = "fp16"
     reid_batch: int = 64
     tracker_reid: bool = False  # the tracker computes ReID vectors instead of an SGIE
+    pose: bool = False  # a pose SGIE (the manifest's pose model) on every tracked person
+    pose_batch: int = 64  # the pose SGIE's batch-size (= its engine's)
+    pose_onnx: str | None = None  # another pose ONNX with the manifest model's interface (mcpt run --pose FILE)
     sink: str = "fake"  # fake | file | rtsp
     output_file: str = "out.mp4"
     rtsp_port: int = 8554
@@ -76,6 +88,8 @@ class GeneratedConfig:
     detector_engine: Path
     reid_engine: Path
     files: list[Path] = field(default_factory=list)
+    pose: Path | None = None  # the pose SGIE's nvinfer config (None: no pose SGIE)
+    pose_engine: Path | None = None
 
 
 ENC_TYPE = {"hw": 0, "sw": 1}  # deepstream-app sink enc-type: NVENC, or the software encoder (x264)
@@ -185,6 +199,17 @@ def generate(
             width=reid.width,
         )
     )
+    pose_cfg, pose_engine, pose_section = None, None, ""
+    if opts.pose:
+        pose_cfg, pose_engine = write_pose_sgie(manifest, opts, out)
+        pose_section = render(
+            "secondary_gie_pose.txt.in",
+            gpu_id=opts.gpu_id,
+            pose_batch=opts.pose_batch,
+            gie_id=POSE_GIE_ID,
+            pgie_id=PGIE_ID,
+            class_ids=";".join(str(c) for c in PERSON_CLASS_IDS),
+        )
     tracker = out / "config_tracker.yml"
     tracker.write_text(
         render(
@@ -212,7 +237,7 @@ def generate(
             parts.append(render("source_file.txt.in", **common))
     live = any(s.live for s in sources)
     rows = max(1, int(math.sqrt(n)))
-    files = [pgie, sgie, tracker]
+    files = [pgie, sgie, tracker, *([pose_cfg] if pose_cfg else [])]
     msgbroker = ""
     if opts.msgbroker:
         msgbroker = render(
@@ -249,11 +274,57 @@ def generate(
             tracker_height=opts.tracker_height,
             sink0=sink_section(opts, out),
             msgbroker=msgbroker,
+            secondary_pose=pose_section,
         )
     )
     if opts.tracker_reid:
         text = app.read_text().replace("[secondary-gie0]\nenable=1", "[secondary-gie0]\nenable=0")
         app.write_text(text)
     return GeneratedConfig(
-        out, app, pgie, None if opts.tracker_reid else sgie, tracker, det_engine, reid_engine, [app, *files]
+        out,
+        app,
+        pgie,
+        None if opts.tracker_reid else sgie,
+        tracker,
+        det_engine,
+        reid_engine,
+        [app, *files],
+        pose_cfg,
+        pose_engine,
     )
+
+
+def write_pose_sgie(manifest: Manifest, opts: DsOptions, out: Path) -> tuple[Path, Path]:
+    """``config_infer_pose.txt``: the manifest's pose model as a tensor-output SGIE; returns it and its engine."""
+    spec = manifest.pose
+    if spec is None:
+        raise InputError(manifest.path, "no pose model: add `pose: <name>` and its entry", field="pose")
+    onnx = Path(opts.pose_onnx).resolve() if opts.pose_onnx else spec.onnx
+    engine = engine_path(onnx, opts.pose_batch, opts.gpu_id, opts.precision)
+    path = out / "config_infer_pose.txt"
+    int8 = f"int8-calib-file={onnx.with_suffix('.int8.cache')}\n" if opts.precision == "int8" else ""
+    path.write_text(
+        render(
+            "config_infer_secondary_pose.txt.in",
+            gpu_id=opts.gpu_id,
+            onnx=onnx,
+            engine=engine,
+            batch=opts.pose_batch,
+            network_mode=NETWORK_MODE[opts.precision],
+            gie_id=POSE_GIE_ID,
+            pgie_id=PGIE_ID,
+            class_ids=";".join(str(c) for c in PERSON_CLASS_IDS),
+            height=spec.height,
+            width=spec.width,
+            min_width=POSE_MIN_WIDTH,
+            min_height=POSE_MIN_HEIGHT,
+            output=pose_output_name(spec),
+            int8_calib=int8,
+        )
+    )
+    return path, engine
+
+
+def pose_output_name(spec) -> str:
+    """The pose model's output tensor (models.yaml ``output.name``; ``mcpt export pose`` names it poses)."""
+    return str((spec.output or {}).get("name") or "poses")

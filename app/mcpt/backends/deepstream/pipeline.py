@@ -1,8 +1,13 @@
 """Building the DeepStream pipeline, element by element, as NVIDIA's Python samples do.
 
     nvurisrcbin x N -> nvstreammux (batch = N) -> nvinfer (detector) -> nvtracker (NvDCF)
-      -> nvinfer (ReID SGIE, tensor output) -> [probe] -> tiler -> OSD -> encoder -> file / RTSP
-                                                         \\-> fakesink when no picture is wanted
+      -> nvinfer (ReID SGIE, tensor output) [-> nvinfer (pose SGIE, tensor output)]
+      -> [probe] -> tiler -> OSD -> encoder -> file / RTSP
+                \\-> fakesink when no picture is wanted
+
+Both SGIEs follow the tracker (they run on tracked people: one tensor per object per frame). The
+pose SGIE comes last: the probe must sit after every SGIE whose tensors it reads, and with pose off
+the pipeline is exactly the one without it.
 
 ``gst`` is the ``Gst`` module (or a fake with the same calls); nothing else is needed from it.
 """
@@ -42,6 +47,7 @@ class PipelineSpec:
     pgie_config: Path
     tracker_config: Path
     sgie_config: Path | None  # None: the tracker's ReID vector is used
+    pose_config: Path | None = None  # the pose SGIE's nvinfer config (None: no pose model runs)
     muxer_width: int = 1920
     muxer_height: int = 1080
     gpu_id: int = 0
@@ -50,6 +56,7 @@ class PipelineSpec:
     tracker_height: int = 544
     tracker_lib: str = "/opt/nvidia/deepstream/deepstream/lib/libnvds_nvmultiobjecttracker.so"
     reid_batch: int = 64
+    pose_batch: int = 64
     rtsp_latency_ms: int = 200
     rtsp_reconnect_s: int = 5
     rtsp_reconnect_attempts: int = -1  # forever
@@ -185,7 +192,16 @@ def build_pipeline(gst, spec: PipelineSpec, probe=None) -> BuiltPipeline:
                 {"config-file-path": str(spec.sgie_config), "batch-size": spec.reid_batch, "gpu-id": spec.gpu_id},
             )
         )
-    probe_element = chain[-1]
+    if spec.pose_config is not None:
+        chain.append(add("queue", "q-pose"))
+        chain.append(
+            add(
+                "nvinfer",
+                "pose",
+                {"config-file-path": str(spec.pose_config), "batch-size": spec.pose_batch, "gpu-id": spec.gpu_id},
+            )
+        )
+    probe_element = chain[-1]  # the last SGIE (or the tracker): every tensor the probe reads is attached
     chain.append(add("queue", "q-out"))
     if spec.output == "none":
         chain.append(add("fakesink", "sink", {"sync": 0, "async": 0, "enable-last-sample": 0}))

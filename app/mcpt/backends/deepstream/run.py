@@ -7,13 +7,14 @@ through nvurisrcbin) while the scene goes on; end of stream drains the worker an
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from mcpt.backends.deepstream.config_gen import DsOptions, generate
+from mcpt.backends.deepstream.config_gen import POSE_GIE_ID, REID_GIE_ID, DsOptions, generate, pose_output_name
 from mcpt.backends.deepstream.pipeline import SourceSpec, to_uri
 from mcpt.config import Config
 from mcpt.errors import InputError
@@ -154,10 +155,12 @@ def run_scene(
 
     GLib, Gst, pyds = runtime or import_deepstream()
     manifest = load_manifest()
+    if cfg.pose.enabled and not opts.pose:
+        opts = dataclasses.replace(opts, pose=True)  # pose.enabled: the pose SGIE runs
     sources = [SourceSpec(s.camera_id, to_uri(s.uri)) for s in sources]
     generated = generate(name, sources, manifest, work_dir, opts)
-    for engine in (generated.detector_engine, generated.reid_engine):
-        if not engine.is_file():
+    for engine in (generated.detector_engine, generated.reid_engine, generated.pose_engine):
+        if engine is not None and not engine.is_file():
             log.warning(
                 "%s is missing: nvinfer will build it at start-up (minutes); run `make engines` first", engine.name
             )
@@ -170,11 +173,13 @@ def run_scene(
         pgie_config=generated.pgie,
         tracker_config=generated.tracker,
         sgie_config=generated.sgie,
+        pose_config=generated.pose,
         muxer_width=opts.muxer_width,
         muxer_height=opts.muxer_height,
         gpu_id=opts.gpu_id,
         fps=opts.fps,
         reid_batch=opts.reid_batch,
+        pose_batch=opts.pose_batch,
         output=output,
         output_path=video or "",
         rtsp_udp_port=opts.udp_port,
@@ -184,10 +189,15 @@ def run_scene(
         pyds,
         {i: s.camera_id for i, s in enumerate(sources)},
         (opts.muxer_width, opts.muxer_height),
-        sgie_id=None if opts.tracker_reid else 2,
+        sgie_id=None if opts.tracker_reid else REID_GIE_ID,
         embedding_dim=manifest.reid.embedding_dim,
         box_width_scale=manifest.detector.box_width_scale,
+        reid_layer=str(manifest.reid.output.get("name") or "embedding"),
     )
+    if generated.pose is not None:  # generate() checked that the manifest names a pose model
+        pose = manifest.pose
+        reader.pose_sgie_id, reader.pose_layer = POSE_GIE_ID, pose_output_name(pose)
+        reader.pose_input = (pose.width, pose.height)
     probe = ProbeHandler(reader, Gst.PadProbeReturn.OK, blocking=not live)
     converter = StepConverter(name, calibrations, cfg, manifest.reid.embedding_dim or 1)
     worker = AssociationWorker(probe.queue, converter, cfg, out, opts.fps, rates, live, dump)
@@ -312,6 +322,8 @@ def main_deepstream(args, cfg: Config) -> int:
         tracker_reid=args.tracker_reid,
         encoder=args.encoder,
         interval=cfg.detector.interval,
+        pose=cfg.pose.enabled,  # --pose or pose.enabled: the pose SGIE
+        pose_onnx=getattr(args, "pose", None) or None,
     )
     if args.gpus or (args.scene and len(discover_scenes(args.scene)) > 1):
         gpus = [int(g) for g in args.gpus.split(",") if g.strip()] if args.gpus else [opts.gpu_id]
@@ -375,4 +387,6 @@ def passthrough_args(args) -> list[str]:
             extra.append("--" + flag.replace("_", "-"))
     if args.encoder != "auto":
         extra += ["--encoder", args.encoder]
+    if getattr(args, "pose", None) is not None:  # --pose [FILE]
+        extra += ["--pose", *([args.pose] if args.pose else [])]
     return extra

@@ -18,9 +18,10 @@ import numpy as np
 
 from mcpt.association.core import Associator
 from mcpt.backends.deepstream.probe import FrameObjects
-from mcpt.config import Config
+from mcpt.config import Config, sct_thresholds_resolved
 from mcpt.loop import AssociationLoop, RunSummary
 from mcpt.observation import ObservationBatch, concat_batches
+from mcpt.pose.keypoints import unknown
 from mcpt.scene.calibration import Calibration
 from mcpt.sources.assembler import AssembledStep, StepAssembler
 from mcpt.timing import StageTimer
@@ -41,6 +42,10 @@ class StepConverter:
         self.cfg = cfg
         self.stages: dict[int, CameraTracking] = {}
         self.dim = dim
+        # the pose SGIE runs on every tracked person; as on the CPU, only boxes scored at least this keep
+        # their pose (pose.min_score; unset: the tracker's high threshold, as the reference)
+        gate = cfg.pose.min_score
+        self.pose_min_score = sct_thresholds_resolved(cfg.association.sct).track_high_thresh if gate is None else gate
 
     def _stage(self, cam: int, size: tuple[int, int]) -> CameraTracking | None:
         if cam not in self.stages:
@@ -58,8 +63,12 @@ class StepConverter:
             if stage is None:
                 continue
             emb = f.embeddings if f.embeddings.shape[1] == self.dim else np.zeros((len(f.boxes), self.dim), np.float32)
+            kp = f.keypoints
+            if kp is not None:
+                kp = kp.copy()
+                kp[f.scores < self.pose_min_score] = np.nan  # below the gate: no pose, as the CPU path
             parts.append(
-                stage.observe(self.scene, step.index, f.frame_num, f.timestamp, f.track_ids, f.boxes, f.scores, emb)
+                stage.observe(self.scene, step.index, f.frame_num, f.timestamp, f.track_ids, f.boxes, f.scores, emb, kp)
             )
         batch = concat_batches(parts, scene=self.scene, step=step.index, time_s=step.timestamp, dim=self.dim)
         batch.cameras = np.array(sorted(step.items), np.int64)
@@ -133,7 +142,7 @@ class AssociationWorker(threading.Thread):
                 out = loop.step(self.converter(step))
                 if self.dump is not None:
                     b = out.batch
-                    self._dumped.append((b.camera_id, b.frame_id, b.bbox, b.score, b.embedding))
+                    self._dumped.append((b.camera_id, b.frame_id, b.bbox, b.score, b.embedding, b.keypoints))
             if kind == "stop":
                 if a.stats.late:
                     log.warning("frames that came after their step (live): %s", a.stats.late)
@@ -142,8 +151,13 @@ class AssociationWorker(threading.Thread):
                 return
 
     def _write_dump(self) -> None:
-        cols = list(zip(*self._dumped, strict=True)) if self._dumped else [[]] * 5
-        names = ("camera_id", "frame_id", "bbox", "score", "embedding")
-        np.savez(
-            self.dump, **{n: np.concatenate(c) if len(c) else np.zeros(0) for n, c in zip(names, cols, strict=True)}
-        )
+        cols = list(zip(*self._dumped, strict=True)) if self._dumped else [[]] * 6
+        names = ("camera_id", "frame_id", "bbox", "score", "embedding", "keypoints")
+        out = {}
+        for n, c in zip(names, cols, strict=True):
+            if n == "keypoints":
+                if all(k is None for k in c):
+                    continue  # no pose model ran
+                c = [k if k is not None else unknown(len(b)) for k, b in zip(c, cols[2], strict=True)]
+            out[n] = np.concatenate(c) if len(c) else np.zeros(0)
+        np.savez(self.dump, **out)
