@@ -9,6 +9,7 @@ from mcpt.config import PoseUseConfig
 from mcpt.evaluation.run import run_eval
 from mcpt.geometry import CUT_FEET_STD_M
 from mcpt.observation import ObservationBatch, concat_batches
+from mcpt.pose.decode import decode_poses
 from mcpt.pose.foot import PoseFoot
 from mcpt.pose.keypoints import keypoints_inside, unknown
 from mcpt.pose.quality import pose_fitness
@@ -183,3 +184,23 @@ def test_pose_foot_points_raise_hota_and_loca_behind_shelves(shelf_scene, tmp_pa
     # measured 0.863 -> 0.933 on this scene (official protocol); seed 1 of bench: 0.597 -> 0.902
     assert scores["pose"]["HOTA"] > scores["box bottom"]["HOTA"] + 0.03
     assert scores["pose"]["LocA"] > scores["box bottom"]["LocA"]
+
+
+def _anchor(box_xyxy, score: float, kp_xy: tuple[float, float]) -> np.ndarray:
+    a = np.zeros(56, np.float32)
+    x1, y1, x2, y2 = box_xyxy
+    a[:5] = ((x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1, score)
+    a[5::3], a[6::3], a[7::3] = kp_xy[0], kp_xy[1], 0.9
+    return a
+
+
+def test_decoder_takes_the_crops_own_person_and_refuses_a_neighbour():
+    expected = np.array([[40.0, 30.0, 150.0, 230.0]] * 2, np.float32)
+    own = _anchor((42, 32, 148, 228), 0.6, (95.0, 130.0))
+    neighbour = _anchor((130, 20, 192, 240), 0.95, (160.0, 120.0))  # more confident, but beside the crop's person
+    raw = np.stack([np.stack([own, neighbour]), np.stack([neighbour, neighbour])])
+    kp = decode_poses(raw, expected)
+    assert np.allclose(kp[0, :, :2], (95.0, 130.0)) and (kp[0, :, 2] == np.float32(0.9)).all()
+    assert (kp[1, :, 2] == 0).all()  # only the neighbour was found: nothing seen of the crop's own person
+    with pytest.raises(ValueError):
+        decode_poses(np.zeros((1, 10, 51)), expected[:1])

@@ -42,12 +42,18 @@ def _iou_xyxy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area_a + area_b - inter, 1e-9)
 
 
-def decode_poses(raw: np.ndarray, expected_xyxy: np.ndarray, min_score: float = 0.25) -> np.ndarray:
+MIN_IOU = 0.3  # a person found this far from where the crop's own is expected is a neighbour
+
+
+def decode_poses(
+    raw: np.ndarray, expected_xyxy: np.ndarray, min_score: float = 0.25, min_iou: float = MIN_IOU
+) -> np.ndarray:
     """(B, 17, 3) keypoints in input pixels from ``raw`` (B, A, 56).
 
     ``expected_xyxy`` (B, 4): where the crop's person is, in input pixels. The anchor with the best
-    score x IoU with it is taken; a crop whose best anchor scores below ``min_score`` (no person
-    found) gets confidence 0 everywhere (estimated, nothing seen).
+    score x IoU with it is taken; a crop whose best anchor scores below ``min_score`` or overlaps the
+    expected box by less than ``min_iou`` (no person found, or only a neighbour) gets confidence 0
+    everywhere (estimated, nothing seen).
     """
     raw = np.asarray(raw, np.float32)
     if raw.ndim != 3 or raw.shape[2] != POSE_VALUES:
@@ -58,11 +64,11 @@ def decode_poses(raw: np.ndarray, expected_xyxy: np.ndarray, min_score: float = 
     cxcywh = raw[..., :4]
     boxes = np.concatenate([cxcywh[..., :2] - cxcywh[..., 2:] / 2, cxcywh[..., :2] + cxcywh[..., 2:] / 2], axis=-1)
     score = raw[..., 4]
-    fit = score * _iou_xyxy(boxes, np.asarray(expected_xyxy, np.float32))
-    best = np.argmax(fit, axis=1)
+    iou = _iou_xyxy(boxes, np.asarray(expected_xyxy, np.float32))
+    best = np.argmax(score * iou, axis=1)
     rows = np.arange(b)
     kp = raw[rows, best, 5:].reshape(b, NUM_KEYPOINTS, 3).copy()
-    kp[score[rows, best] < min_score, :, 2] = 0.0
+    kp[(score[rows, best] < min_score) | (iou[rows, best] < min_iou), :, 2] = 0.0
     return kp
 
 
