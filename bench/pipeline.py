@@ -6,7 +6,7 @@ rendered simulated scene, and the pipeline overhead as wall time / time inside O
 Also the decoder choice: OpenCV's FFmpeg against a GStreamer pipeline on the same file.
 
 Also throughput against cross-camera consistency for each detector setting (detection interval,
-input size, INT8, threads).
+input size, INT8, threads), and the cost of body keypoints (the pose model on the confident boxes).
 
 Usage: python bench/pipeline.py [--frames 150] [--out bench/results/pipeline.md]
 """
@@ -28,6 +28,7 @@ import cv2
 
 from mcpt.config import load_config
 from mcpt.demo import build_demo_scene, consistency
+from mcpt.models.manifest import load_manifest
 from mcpt.pipeline import run_cpu
 from mcpt.scene.cameras import cameras_from_scene
 from mcpt.scene.layout import discover_scene
@@ -68,17 +69,19 @@ def run_scene(scene_dir: Path, out: Path, frames: int) -> dict:
     return row
 
 
-# (name, detector ONNX under models/ or None for the default, detector.interval, ONNX Runtime threads)
+# (name, detector ONNX under models/ or None for the default, detector.interval, ONNX Runtime threads, pose)
 SETTINGS = (
-    ("default (640 input, every frame)", None, 0, None),
-    ("interval 1 (detect every 2nd frame)", None, 1, None),
-    ("interval 2 (detect every 3rd frame)", None, 2, None),
-    ("INT8", "person_yolov8_int8.onnx", 0, None),
-    ("INT8, interval 1", "person_yolov8_int8.onnx", 1, None),
-    ("416 input", "person_yolov8_416.onnx", 0, None),
-    ("416 input, INT8", "person_yolov8_416_int8.onnx", 0, None),
-    ("416 input, INT8, interval 1", "person_yolov8_416_int8.onnx", 1, None),
-    ("default, 1 ONNX Runtime thread", None, 0, 1),
+    ("default (640 input, every frame)", None, 0, None, False),
+    ("interval 1 (detect every 2nd frame)", None, 1, None, False),
+    ("interval 2 (detect every 3rd frame)", None, 2, None, False),
+    ("INT8", "person_yolov8_int8.onnx", 0, None, False),
+    ("INT8, interval 1", "person_yolov8_int8.onnx", 1, None, False),
+    ("416 input", "person_yolov8_416.onnx", 0, None, False),
+    ("416 input, INT8", "person_yolov8_416_int8.onnx", 0, None, False),
+    ("416 input, INT8, interval 1", "person_yolov8_416_int8.onnx", 1, None, False),
+    ("default, 1 ONNX Runtime thread", None, 0, 1, False),
+    ("default, pose", None, 0, None, True),
+    ("INT8, interval 1, pose (demo setting)", "person_yolov8_int8.onnx", 1, None, True),
 )
 
 
@@ -88,16 +91,19 @@ def settings(demo: Path, out: Path, frames: int) -> tuple[str, list]:
 
     scene = discover_scene(demo)
     rows, results = [], []
-    for name, onnx, interval, threads in SETTINGS:
+    pose_spec = load_manifest().pose
+    pose_onnx = pose_spec.onnx if pose_spec is not None else repo_root() / "models" / "(no pose entry in models.yaml)"
+    for name, onnx, interval, threads, pose in SETTINGS:
         detector = repo_root() / "models" / onnx if onnx else None
-        if detector is not None and not detector.is_file():
-            print(f"  {name}: {detector} missing (make models); skipped", flush=True)
+        missing = [f for f in (detector, pose_onnx if pose else None) if f is not None and not f.is_file()]
+        if missing:
+            print(f"  {name}: {missing[0]} missing (make models); skipped", flush=True)
             continue
         target = out / f"settings_{len(rows)}.txt"
         res = run_cpu(
             scene.name,
             cameras_from_scene(scene),
-            load_config(overrides=[f"detector.interval={interval}"]),
+            load_config(overrides=[f"detector.interval={interval}", f"pose.enabled={str(pose).lower()}"]),
             target,
             max_steps=frames,
             progress=False,
@@ -106,6 +112,7 @@ def settings(demo: Path, out: Path, frames: int) -> tuple[str, list]:
         )
         c = consistency(demo, read_rows(target))
         t, n = res.summary.timer, max(res.summary.steps, 1)
+        crops = t.items.get("pose", 0)
         results.append((name, res.summary.steps_per_s(), c.same_id_share))
         rows.append(
             [
@@ -113,6 +120,8 @@ def settings(demo: Path, out: Path, frames: int) -> tuple[str, list]:
                 res.summary.steps_per_s(),
                 1e3 * t.total("detect") / n,
                 1e3 * t.total("reid") / n,
+                1e3 * t.total("pose") / n if pose else "",
+                1e3 * t.total("pose") / crops if crops else "",
                 res.summary.rows,
                 c.pairs,
                 c.same_id_share,
@@ -123,7 +132,19 @@ def settings(demo: Path, out: Path, frames: int) -> tuple[str, list]:
     base = rows[0][1] if rows else float("nan")
     for r in rows:
         r.insert(2, r[1] / base)
-    head = ["setting", "steps/s", "x default", "detect ms", "reid ms", "rows", "pairs", "same id", "floor gap m"]
+    head = [
+        "setting",
+        "steps/s",
+        "x default",
+        "detect ms",
+        "reid ms",
+        "pose ms",
+        "ms per crop",
+        "rows",
+        "pairs",
+        "same id",
+        "floor gap m",
+    ]
     return format_table(head, rows, digits=3), results
 
 
@@ -240,7 +261,9 @@ def main() -> int:
             "gap` their floor positions' median distance. `interval N`: detect every (N+1)-th frame, the "
             "single-camera trackers carry the tracks in between (`--set detector.interval=N`; DeepStream: nvinfer "
             "`interval`). `416 input`: the same detector exported at 416x416; `INT8`: its static INT8 "
-            "quantisation (`make models` builds both).",
+            "quantisation (`make models` builds both). `pose`: body keypoints (YOLO11n-pose, 256x192, one crop per "
+            "confident box, all cameras in one batch; `--pose`) on detection steps: `pose ms` per step, `ms per "
+            "crop` the pose stage's time over the crops it ran.",
             "",
             settings_table,
             "",
