@@ -244,9 +244,7 @@ class ReplaySource:
                 if f is not None:
                     r = p.rows(f.index)
                     kp = None if p.keypoints is None else p.keypoints[r]
-                    parts.append(
-                        tracking(name, k, f.index, f.timestamp, p.bbox[r], p.score[r], p.embedding[r], kp)[0]
-                    )
+                    parts.append(tracking(name, k, f.index, f.timestamp, p.bbox[r], p.score[r], p.embedding[r], kp)[0])
             out = concat_batches(parts, scene=name, step=k, time_s=t, dim=self.dim)
             out.cameras = np.array(live, np.int64)
             yield out
