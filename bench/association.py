@@ -14,7 +14,7 @@
    (true identities with each camera's own calibrated point, or with the cameras' mean), and the
    full method and the reference at 10 fps (every third frame);
 6. pose: body keypoints (the simulator's, as a top-down pose model reports them) on the shelves
-   preset (shelves hide the legs of about a quarter of the people seen) and on medium and hard:
+   preset (shelves hide the legs of about a third of the people seen) and on medium and hard:
    the box bottom against the pose foot point, with and without mcpt's standing-point
    correction, and each of the reference's other uses of pose (quality gates, bank admission,
    crowding) on top.
@@ -526,8 +526,9 @@ def main() -> int:
                 "",
                 "Simulated keypoints: COCO-17 points of walking 3D skeletons, seen (confidence ~0.88, noise 1.5% of "
                 "the person's height) unless outside the image, below a shelf's or desk's sight line, behind a "
-                "nearer person or (the face) turned away. `shelves`: medium plus six 2.4 x 0.6 m shelves, 1.1 m "
-                "high, hiding the legs of about a quarter of the people seen (their boxes end at the shelf). "
+                "nearer person or (the face) turned away. `shelves`: medium plus eight 2.4 x 0.6 m shelves, 1.1 m "
+                "high: the feet of about a third of the people seen are hidden (by shelves, the image border or "
+                "people in front; a shelf ends the box at its sight line). "
                 "`standing correction` = mcpt's vertical-axis foot pixel and 0.1 m offset behind the toes; `no "
                 "correction` = the box's bottom-centre as the reference. Official AIC24 protocol.",
                 "",

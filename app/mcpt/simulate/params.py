@@ -118,7 +118,7 @@ PRESETS: dict[str, dict[str, dict]] = {
     },
     "medium": {"people": {}, "perception": {}},
     # a shop floor: medium, with shelves that hide the legs of about a third of the people seen
-    "shelves": {"people": {}, "perception": {"shelves": 6}},
+    "shelves": {"people": {}, "perception": {"shelves": 8}},
     "hard": {
         "people": {"area_per_person_m2": 9.0, "group_share": 0.35, "return_prob": 0.4},
         "perception": {
