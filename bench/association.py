@@ -371,7 +371,8 @@ NO_STANDING = ["association.position.foot_offset_m=0", "association.position.ver
 
 
 def _only_pose(*uses: str) -> list[str]:
-    return [o for o in POSE_OFF if o.split(".")[2].split("=")[0] not in uses]
+    """Settings that turn on exactly these uses of pose (whatever the defaults are)."""
+    return [f"association.pose.{u}={'true' if u in uses else 'false'}" for u in ("foot", "gate", "bank", "crowd")]
 
 
 POSE_VARIANTS = {
@@ -382,6 +383,7 @@ POSE_VARIANTS = {
     "pose foot + quality gates": _only_pose("foot", "gate"),
     "pose foot + bank admission": _only_pose("foot", "bank"),
     "pose foot + crowding": _only_pose("foot", "crowd"),
+    "pose foot + gates + crowding": _only_pose("foot", "gate", "crowd"),
     "pose foot + all three (the reference's uses)": _only_pose("foot", "gate", "bank", "crowd"),
     "defaults": [],
 }
