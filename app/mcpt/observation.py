@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mcpt.pose.keypoints import unknown
+
 
 @dataclass
 class ObservationBatch:
@@ -91,6 +93,4 @@ def concat_batches(
 def _cat_keypoints(parts: list[ObservationBatch]) -> np.ndarray | None:
     if all(p.keypoints is None for p in parts):
         return None
-    from mcpt.pose.keypoints import unknown
-
     return np.concatenate([p.keypoints if p.keypoints is not None else unknown(len(p)) for p in parts])
