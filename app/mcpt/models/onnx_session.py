@@ -29,3 +29,19 @@ def batch_axis(session) -> int | None:
     """The fixed batch size of the first input, or None when it is dynamic."""
     dim = session.get_inputs()[0].shape[0]
     return dim if isinstance(dim, int) else None
+
+
+def run_in_chunks(session, input_name: str, batch, max_batch: int, fixed_batch: int | None):
+    """The first output of ``session`` over ``batch`` in chunks of ``max_batch``; a model with a fixed batch
+    size gets its last chunk padded with zeros (and the padding's outputs dropped)."""
+    import numpy as np
+
+    parts = []
+    for i in range(0, len(batch), max_batch):
+        chunk = batch[i : i + max_batch]
+        if fixed_batch and len(chunk) < fixed_batch:
+            pad = np.zeros((fixed_batch - len(chunk), *chunk.shape[1:]), chunk.dtype)
+            parts.append(session.run(None, {input_name: np.concatenate([chunk, pad])})[0][: len(chunk)])
+        else:
+            parts.append(session.run(None, {input_name: chunk})[0])
+    return np.concatenate(parts)

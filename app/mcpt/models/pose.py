@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from mcpt.errors import InputError
-from mcpt.models.onnx_session import batch_axis, open_session
+from mcpt.models.onnx_session import batch_axis, open_session, run_in_chunks
 from mcpt.pose.decode import POSE_VALUES, CropTransform, decode_poses, to_source
 from mcpt.pose.keypoints import NUM_KEYPOINTS
 
@@ -100,17 +100,10 @@ class PoseModel:
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """Raw (N, anchors, 56) output, in chunks of the largest batch (padded to a fixed one)."""
-        parts = []
         t = time.perf_counter()
-        for i in range(0, len(batch), self.max_batch):
-            chunk = batch[i : i + self.max_batch]
-            if self.fixed_batch and len(chunk) < self.fixed_batch:
-                pad = np.zeros((self.fixed_batch - len(chunk), *chunk.shape[1:]), np.float32)
-                parts.append(self.session.run(None, {self.input_name: np.concatenate([chunk, pad])})[0][: len(chunk)])
-            else:
-                parts.append(self.session.run(None, {self.input_name: chunk})[0])
+        out = run_in_chunks(self.session, self.input_name, batch, self.max_batch, self.fixed_batch)
         self.ort_s += time.perf_counter() - t
-        return np.concatenate(parts)
+        return out
 
     def estimate(self, items: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
         """Per (BGR frame, x y w h boxes) pair, (N, 17, 3) keypoints in that frame's pixels: one batch for all."""

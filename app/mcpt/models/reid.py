@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from mcpt.errors import InputError
-from mcpt.models.onnx_session import batch_axis, open_session
+from mcpt.models.onnx_session import batch_axis, open_session, run_in_chunks
 
 
 class ReIDModel:
@@ -53,14 +53,5 @@ class ReIDModel:
         """L2-normalised (N, D) embeddings of (N, 3, H, W) crops."""
         if not len(crops):
             return np.zeros((0, self.dim or 1), np.float32)
-        parts = []
-        step = self.max_batch
-        for i in range(0, len(crops), step):
-            chunk = crops[i : i + step]
-            if self.fixed_batch and len(chunk) < self.fixed_batch:
-                pad = np.zeros((self.fixed_batch - len(chunk), *chunk.shape[1:]), np.float32)
-                parts.append(self.session.run(None, {self.input_name: np.concatenate([chunk, pad])})[0][: len(chunk)])
-            else:
-                parts.append(self.session.run(None, {self.input_name: chunk})[0])
-        e = np.concatenate(parts).astype(np.float32)
+        e = run_in_chunks(self.session, self.input_name, crops, self.max_batch, self.fixed_batch).astype(np.float32)
         return e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
