@@ -100,9 +100,11 @@ def check_models() -> list[Check]:
     except Exception as e:
         return [Check("cpu", "model manifest", MISSING, str(e), "a checkout with models/models.yaml (or MCPT_HOME)")]
     out = []
-    for spec in (m.detector, m.reid):
+    # the pose model is optional (mcpt run --pose): missing, it is a warning on the extra path
+    needed = [(m.detector, "cpu", MISSING), (m.reid, "cpu", MISSING)] + ([(m.pose, "extra", WARN)] if m.pose else [])
+    for spec, path, bad in needed:
         if not spec.onnx.is_file():
-            out.append(Check("cpu", f"{spec.role} {spec.name}", MISSING, f"{spec.onnx} not exported", "make models"))
+            out.append(Check(path, f"{spec.role} {spec.name}", bad, f"{spec.onnx} not exported", "make models"))
             continue
         detail = f"{spec.onnx.name}"
         try:
@@ -113,9 +115,9 @@ def check_models() -> list[Check]:
             if shape[2:] != [spec.height, spec.width]:
                 out.append(
                     Check(
-                        "cpu",
+                        path,
                         f"{spec.role} {spec.name}",
-                        MISSING,
+                        bad,
                         f"input {shape} but models.yaml says {spec.height}x{spec.width}",
                         "make models (export again)",
                     )
@@ -123,7 +125,7 @@ def check_models() -> list[Check]:
                 continue
             detail += f", input {shape}"
         except Exception as e:
-            out.append(Check("cpu", f"{spec.role} {spec.name}", MISSING, f"cannot open: {e}", "make models"))
+            out.append(Check(path, f"{spec.role} {spec.name}", bad, f"cannot open: {e}", "make models"))
             continue
         if spec.role == "detector":
             op = spec.operating_points
@@ -132,7 +134,7 @@ def check_models() -> list[Check]:
                 if op
                 else "; no operating points (mcpt calibrate-detector)"
             )
-        out.append(Check("cpu", f"{spec.role} {spec.name}", OK, detail))
+        out.append(Check(path, f"{spec.role} {spec.name}", OK, detail))
     return out
 
 
