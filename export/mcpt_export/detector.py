@@ -35,6 +35,17 @@ def _offline_ultralytics():
     return ultralytics
 
 
+def open_yolo(src: Path, task: str, kind: str):
+    """An Ultralytics YOLO object for ``task``, offline; one clear error when the file is not such a model."""
+    _offline_ultralytics()
+    from ultralytics import YOLO
+
+    try:
+        return YOLO(str(src), task=task)
+    except Exception as e:
+        raise InputError(src, f"not an Ultralytics {kind} model ({type(e).__name__}: {e})") from None
+
+
 def load_yolo(src: str | Path):
     """The Ultralytics detection model (torch, eval, fused) from a ``.pt`` or a model ``.yaml``."""
     require_torch()
@@ -45,14 +56,7 @@ def load_yolo(src: str | Path):
         raise InputError(src, "detector weights not found")
     if src.suffix != ".pt" and not src.is_file() and not src.name.startswith("yolo"):
         raise InputError(src, "model yaml not found")
-    _offline_ultralytics()
-    from ultralytics import YOLO
-
-    try:
-        yolo = YOLO(str(src), task="detect")
-    except Exception as e:
-        raise InputError(src, f"not an Ultralytics detection model ({type(e).__name__}: {e})") from None
-    model = yolo.model
+    model = open_yolo(src, "detect", "detection").model
     if model is None or not hasattr(model, "model"):
         raise InputError(src, "not an Ultralytics detection model")
     names = getattr(model, "names", None) or {}

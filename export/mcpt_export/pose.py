@@ -21,7 +21,7 @@ import numpy as np
 from mcpt.errors import InputError
 from mcpt.pose.decode import POSE_VALUES
 from mcpt.pose.keypoints import NUM_KEYPOINTS
-from mcpt_export.detector import _offline_ultralytics
+from mcpt_export.detector import open_yolo
 from mcpt_export.torch_utils import export_onnx, require_torch
 
 INPUT_NAME, OUTPUT_NAME = "images", "poses"
@@ -36,14 +36,7 @@ def load_yolo_pose(src: str | Path):
         raise InputError(src, "expected an Ultralytics pose .pt checkpoint")
     if not src.is_file():
         raise InputError(src, "pose weights not found")
-    _offline_ultralytics()
-    from ultralytics import YOLO
-
-    try:
-        yolo = YOLO(str(src), task="pose")
-    except Exception as e:
-        raise InputError(src, f"not an Ultralytics pose model ({type(e).__name__}: {e})") from None
-    model = yolo.model
+    model = open_yolo(src, "pose", "pose").model
     head = model.model[-1] if model is not None and hasattr(model, "model") else None
     kpt_shape = list(getattr(head, "kpt_shape", None) or [])
     if kpt_shape != [NUM_KEYPOINTS, 3]:
