@@ -20,6 +20,8 @@ COMMANDS = (
     ("simulate", "simulate"),
     ("perceive", "perceive"),
     ("calibrate-detector", "calibrate"),
+    ("prepare", "prepare"),
+    ("train", "train"),
     ("eval", "evaluate"),
     ("merge", "merge"),
     ("config", "config_show"),

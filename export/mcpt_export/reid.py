@@ -24,10 +24,14 @@ class ReIDExportResult:
     max_abs_diff: float  # ONNX Runtime vs torch on the same random batch
 
 
-def build_reid(arch: str, weights: str | Path | None = None):
-    """The torch module (eval mode) for an architecture, loaded from a checkpoint or randomly initialised."""
+def build_net(arch: str, weights: str | Path | None = None):
+    """The torch module of an architecture (train mode), from a checkpoint or randomly initialised.
+
+    A checkpoint that ``mcpt train reid`` wrote (``backbone.*`` + ``neck.*`` keys) gives the
+    architecture with its BNNeck; any other is loaded into the bare architecture.
+    """
     torch = require_torch()
-    from mcpt_export.reid_models import ARCHITECTURES, IGNORED_KEYS, ReIDExport
+    from mcpt_export.reid_models import ARCHITECTURES, IGNORED_KEYS, WithNeck
 
     if arch not in ARCHITECTURES:
         raise InputError(
@@ -35,19 +39,32 @@ def build_reid(arch: str, weights: str | Path | None = None):
         )
     cls = ARCHITECTURES[arch]
     state = load_state_dict(weights) if weights else None
+    necked = state is not None and "neck.weight" in state
+    prefix = "backbone." if necked else ""
     if arch == "resnet50_ibn":
         inter = 1
-        if state is not None and "backbone.NL_2.0.g.weight" in state:
-            inter = int(state["backbone.NL_2.0.g.weight"].shape[0])  # fast-reid versions differ here
+        key = prefix + "backbone.NL_2.0.g.weight"
+        if state is not None and key in state:
+            inter = int(state[key].shape[0])  # fast-reid versions differ here
         net = cls(nl_inter=inter)
     else:
         net = cls()
+    if necked:
+        net = WithNeck(net)
     if state is not None:
-        load_into(net, state, weights, arch, IGNORED_KEYS.get(arch, ()))
+        ignored = tuple(prefix + k for k in IGNORED_KEYS.get(arch, ())) + (("classifier.",) if necked else ())
+        load_into(net, state, weights, arch, ignored)
     else:
         torch.manual_seed(0)
         _randomise_norm_stats(net)
-    return ReIDExport(net).eval()
+    return net
+
+
+def build_reid(arch: str, weights: str | Path | None = None):
+    """The exportable module (eval mode): RGB 0..255 in, L2-normalised embedding out."""
+    from mcpt_export.reid_models import ReIDExport
+
+    return ReIDExport(build_net(arch, weights)).eval()
 
 
 def _randomise_norm_stats(net) -> None:

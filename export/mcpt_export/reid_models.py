@@ -296,6 +296,21 @@ IGNORED_KEYS = {
 }
 
 
+class WithNeck(nn.Module):
+    """An architecture followed by a BNNeck (the embedding is the batch-normalised feature), as
+    ``mcpt train reid`` trains it: triplet loss on the feature before the norm, identity loss after it."""
+
+    def __init__(self, backbone: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.neck = nn.BatchNorm1d(backbone.embedding_dim)
+        self.neck.bias.requires_grad_(False)
+        self.embedding_dim = backbone.embedding_dim
+
+    def forward(self, x):
+        return self.neck(self.backbone(x))
+
+
 class ReIDExport(nn.Module):
     """RGB 0..255 (N, 3, H, W) in, L2-normalised embedding out."""
 
