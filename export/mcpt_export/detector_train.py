@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import shutil
 import sys
-import types
 import tempfile
 import time
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 

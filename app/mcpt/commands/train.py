@@ -1,4 +1,4 @@
-"""``mcpt train``: fine-tune the person detector or train a ReID model on a prepared dataset (needs make install-export)."""
+"""``mcpt train``: fine-tune the detector or train a ReID model on a prepared dataset (needs make install-export)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     r.add_argument("--max-steps", type=positive_int, help="stop after this many steps (smoke runs)")
     r.add_argument("--seed", type=int, default=0)
     add_register_args(r, "reid")
-    d = sub.add_parser("detector", help="fine-tune an Ultralytics YOLO detector on a YOLO dataset (mcpt prepare's det/)")
+    d = sub.add_parser("detector", help="fine-tune an Ultralytics YOLO detector on a YOLO dataset (prepare's det/)")
     d.add_argument("data", help="data.yaml")
     d.add_argument("--model", help="starting .pt (default: models.yaml's detector weights)")
     d.add_argument("--epochs", type=positive_int, default=30, help="epochs (default 30, the reference's)")
