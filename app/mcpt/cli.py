@@ -22,6 +22,7 @@ COMMANDS = (
     ("calibrate-detector", "calibrate"),
     ("prepare", "prepare"),
     ("train", "train"),
+    ("adapt", "adapt"),
     ("eval", "evaluate"),
     ("merge", "merge"),
     ("config", "config_show"),

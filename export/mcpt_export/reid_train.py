@@ -46,6 +46,8 @@ class TrainOptions:
     seed: int = 0
     max_steps: int | None = None  # stop early (tests, smoke runs)
     workers: int | None = None
+    eval_dataset: Path | None = None  # score on this dataset's query/gallery instead of the training one's
+    cross_camera_only: bool = True  # Market's protocol; False scores same-camera matches (tracklet halves)
 
 
 @dataclass
@@ -136,7 +138,9 @@ def embed_crops(model, crops: list[Crop], height: int, width: int, device: str, 
     return np.concatenate(out) if out else np.zeros((0, 1), np.float32)
 
 
-def evaluate(model, query: list[Crop], gallery: list[Crop], height: int, width: int, device: str):
+def evaluate(
+    model, query: list[Crop], gallery: list[Crop], height: int, width: int, device: str, cross_camera_only: bool = True
+):
     """Rank-1/mAP of an exportable model (RGB 0..255 in, normalised embedding out) on query/gallery."""
     if not query or not gallery:
         return None
@@ -150,6 +154,7 @@ def evaluate(model, query: list[Crop], gallery: list[Crop], height: int, width: 
         g,
         arr([c.person for c in gallery]),
         arr([c.camera for c in gallery]),
+        cross_camera_only,
     )
 
 
@@ -171,6 +176,11 @@ def train_reid(
     t0 = time.perf_counter()
     root = reid_root(dataset)
     train, query, gallery = load_split(root)
+    if opts.eval_dataset is not None:
+        other = reid_root(opts.eval_dataset)
+        query, gallery = list_crops(other / QUERY), list_crops(other / GALLERY)
+        if not query or not gallery:
+            raise InputError(other, f"no {QUERY}/ and {GALLERY}/ crops to score on", field="--eval")
     h, w = DEFAULT_SIZES.get(opts.arch, (256, 128))
     h, w = opts.height or h, opts.width or w
     device = pick_device(opts.device)
@@ -194,7 +204,7 @@ def train_reid(
     exportable.to(device)
     classifier.to(device)
 
-    before = evaluate(exportable, query, gallery, h, w, device)
+    before = evaluate(exportable, query, gallery, h, w, device, opts.cross_camera_only)
     if before is not None:
         log.info("before training: %s", before.line())
 
@@ -249,7 +259,7 @@ def train_reid(
             history.append(entry)
             if on_epoch is not None:
                 on_epoch(entry)
-    after = evaluate(exportable, query, gallery, h, w, device)
+    after = evaluate(exportable, query, gallery, h, w, device, opts.cross_camera_only)
     if after is not None and history:
         history[-1].rank1, history[-1].mean_ap = after.rank1, after.mean_ap
 

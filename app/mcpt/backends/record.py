@@ -64,6 +64,7 @@ def record_camera(
     progress=None,
     pose=None,
     pose_min_score: float = 0.0,
+    max_frames: int | None = None,
 ) -> CameraRecord:
     cap = cv2.VideoCapture(str(video))
     if not cap.isOpened():
@@ -76,6 +77,9 @@ def record_camera(
     while not done:
         frames = []
         while len(frames) < batch:
+            if max_frames is not None and frame_no + len(frames) >= max_frames:
+                done = True
+                break
             ok, img = cap.read()
             if not ok:
                 done = True
@@ -176,3 +180,37 @@ def record_scene(
                 )
             )
     return records
+
+
+def reembed_camera(video: Path, source: Path, out: Path, reid, reid_name: str, progress=None) -> CameraRecord:
+    """A copy of a camera's record with every box embedded again by another ReID model (the boxes,
+    scores, keypoints and matched identities unchanged): compares ReID models on the same detections
+    without running the detector again."""
+    if not source.is_file():
+        raise InputError(source, "no such record to re-embed (mcpt perceive --name writes it)")
+    with np.load(source) as z:
+        data = {k: z[k] for k in z.files}
+    frames = data["frame_id"].astype(np.int64)
+    emb = np.zeros((len(frames), reid.dim or 1), np.float32)
+    cap = cv2.VideoCapture(str(video))
+    if not cap.isOpened():
+        raise InputError(video, "cannot open this video")
+    last = int(frames.max()) if len(frames) else -1
+    try:
+        for f in range(last + 1):
+            ok, img = cap.read()
+            if not ok:
+                raise InputError(video, f"the video ends after {f} frames but {source.name} has boxes on frame {last}")
+            rows = np.flatnonzero(frames == f)
+            if len(rows):
+                emb[rows] = reid.embed(reid.crops(img, data["bbox"][rows]))
+            if progress is not None:
+                progress.update(1)
+    finally:
+        cap.release()
+    data["embedding"] = emb
+    data["reid"] = np.array(reid_name)
+    tmp = out.with_name(out.name + ".partial.npz")
+    np.savez_compressed(tmp, **data)
+    os.replace(tmp, out)
+    return CameraRecord(int(out.parent.name.split("_")[-1]), int(data["num_frames"]), len(frames), out)

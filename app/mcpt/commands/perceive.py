@@ -23,6 +23,11 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("scene", help="a scene folder (camera_XXXX/video.mp4 + calibration.json) or a split of scenes")
     p.add_argument("--name", default="real", help="cache name: perception_NAME.npz (default real)")
     p.add_argument("--boxes", choices=("detector", "gt"), default="detector", help="where the boxes come from")
+    p.add_argument(
+        "--reembed",
+        metavar="FROM",
+        help="embed the boxes of perception_FROM.npz again with --reid (no detector run): compares ReID models",
+    )
     p.add_argument("--conf", type=float, default=0.05, help="lowest detection score kept (default 0.05)")
     p.add_argument("--detector", help="detector ONNX (default: models.yaml's detector)")
     p.add_argument("--reid", help="ReID ONNX (default: models.yaml's reid)")
@@ -43,6 +48,8 @@ def main(args: argparse.Namespace) -> int:
 
     if args.name and not args.name.replace("_", "").replace("-", "").isalnum():
         raise InputError(None, f"expected letters, digits, - or _, got {args.name!r}", field="--name")
+    if args.reembed:
+        return _reembed(args)
     cfg = load_config(overrides=[f"detector.conf_thresh={args.conf}"])
     cfg, pose_file = pose_setting(args, cfg)
     det, reid = load_models(cfg, args.detector, args.reid, args.threads)
@@ -60,4 +67,33 @@ def main(args: argparse.Namespace) -> int:
         )
         for r in records:
             print(f"{scene.name} camera {r.camera_id}: {r.frames} frames, {r.detections} boxes -> {r.path}")
+    return 0
+
+
+def _reembed(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from mcpt.backends.record import reembed_camera
+    from mcpt.errors import InputError
+    from mcpt.models.manifest import load_manifest
+    from mcpt.models.reid import ReIDModel
+    from mcpt.scene.layout import discover_scenes
+
+    if args.reembed == args.name:
+        raise InputError(None, "--reembed and --name name the same record; give the copy its own name", field="--name")
+    manifest = load_manifest()
+    spec = manifest.reid
+    reid = ReIDModel(args.reid or spec.onnx, spec.width, spec.height, threads=args.threads)
+    reid_name = spec.name if not args.reid else Path(args.reid).stem
+    for scene in discover_scenes(args.scene):
+        for cam in scene.cameras:
+            if cam.video is None:
+                raise InputError(cam.path, "no video to read the boxes from (video.mp4)")
+            with tqdm(desc=f"{scene.name}/{cam.name}", unit="frame", disable=args.quiet, leave=False) as bar:
+                r = reembed_camera(
+                    cam.video, cam.perception_file(args.reembed), cam.perception_file(args.name), reid, reid_name, bar
+                )
+            print(f"{scene.name} camera {cam.camera_id}: {r.detections} boxes embedded by {reid_name} -> {r.path}")
     return 0

@@ -63,6 +63,13 @@ def configure(p: argparse.ArgumentParser) -> None:
         help="with --render: cartoon figures (decoding and timing only) or real people cut from vtest.avi, "
         "whom the detector sees; the ground truth is then the rendered people's visible boxes",
     )
+    p.add_argument(
+        "--walkers",
+        choices=("all", "first", "second"),
+        default="all",
+        help="with --appearance real: people from all of the sprite bank or one half of it (scenes made from "
+        "different halves share nobody: train ReID on one, test on the other)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -89,6 +96,7 @@ def main(args: argparse.Namespace) -> int:
             first_camera=first_camera,
             render=args.render,
             appearance=args.appearance,
+            walkers=args.walkers,
             difficulty=args.difficulty,
             progress=not args.quiet,
         )

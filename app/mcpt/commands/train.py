@@ -35,6 +35,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     w = r.add_mutually_exclusive_group()
     w.add_argument("--weights", help="start from this checkpoint (default: the architecture's weights in models.yaml)")
     w.add_argument("--random-init", action="store_true", help="start from random weights")
+    r.add_argument("--eval", help="score on this dataset's query/gallery (e.g. held-out scenes) instead of DATASET's")
     r.add_argument("--out", help="output .onnx (default models/reid_<arch>_<dataset>.onnx; .pt and .csv beside)")
     r.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     r.add_argument("--max-steps", type=positive_int, help="stop after this many steps (smoke runs)")
@@ -83,6 +84,7 @@ def _reid(args: argparse.Namespace) -> int:
         device=args.device,
         seed=args.seed,
         max_steps=args.max_steps,
+        eval_dataset=Path(args.eval) if args.eval else None,
     )
     r = train_reid(root, out, opts, progress=not args.quiet)
     print(f"trained {r.arch} on {r.identities} identities ({r.crops} crops), {r.device}, {r.seconds:.0f} s")
@@ -96,12 +98,12 @@ def _reid(args: argparse.Namespace) -> int:
         print(f"  query/gallery before: {r.before.line()}")
         print(f"  query/gallery after:  {r.after.line()}")
     print(f"wrote {r.onnx} ({r.dim}-d, ONNX Runtime vs torch max |diff| {r.parity:.2e}) and {r.checkpoint}")
-    _register(args, "reid", out, reid_entry(r.arch, r.onnx, r.checkpoint, r.height, r.width, r.dim),
+    register_result(args, "reid", out, reid_entry(r.arch, r.onnx, r.checkpoint, r.height, r.width, r.dim),
               f"trained by mcpt train reid on {root} ({r.identities} identities, {len(r.history)} epochs)")  # fmt: skip
     return 0
 
 
-def _register(args: argparse.Namespace, role: str, out: Path, entry: dict, comment: str) -> None:
+def register_result(args: argparse.Namespace, role: str, out: Path, entry: dict, comment: str) -> None:
     from mcpt.models.register import register_model
 
     if args.no_register:
@@ -128,5 +130,5 @@ def _detector(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else repo_root() / "models" / f"person_yolov8_{stem}.onnx"
     r = train_detector(Path(args.data), out, opts, progress=not args.quiet)
     print("\n".join(r.lines()))
-    _register(args, "detector", out, r.manifest_entry(), f"fine-tuned by mcpt train detector on {args.data}")
+    register_result(args, "detector", out, r.manifest_entry(), f"fine-tuned by mcpt train detector on {args.data}")
     return 0

@@ -30,13 +30,17 @@ def retrieval_scores(
     gallery: np.ndarray,
     gallery_ids: np.ndarray,
     gallery_cams: np.ndarray,
+    cross_camera_only: bool = True,
 ) -> RetrievalScores:
-    """Scores of L2-normalised embeddings ranked by cosine similarity."""
+    """Scores of L2-normalised embeddings ranked by cosine similarity; ``cross_camera_only=False``
+    keeps same-camera matches (finding a tracklet's later half again)."""
     sim = np.asarray(query, np.float64) @ np.asarray(gallery, np.float64).T
     hits1 = hits5 = 0
     aps = []
     for i in range(len(query)):
-        keep = ~((gallery_ids == query_ids[i]) & (gallery_cams == query_cams[i]))
+        keep = np.ones(len(gallery_ids), bool)
+        if cross_camera_only:
+            keep = ~((gallery_ids == query_ids[i]) & (gallery_cams == query_cams[i]))
         match = (gallery_ids[keep] == query_ids[i])[np.argsort(-sim[i, keep], kind="stable")]
         if not match.any():
             continue

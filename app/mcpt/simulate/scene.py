@@ -136,6 +136,7 @@ def write_scene(
     progress: bool = True,
     appearance: str = "cartoon",
     bank=None,
+    walkers: str = "all",
 ) -> Path:
     """Simulate one scene to ``out/scene_XXX``; returns the scene folder.
 
@@ -153,6 +154,8 @@ def write_scene(
         from mcpt.simulate.sprites import sprite_bank
 
         bank = sprite_bank(progress=progress)
+    if photoreal:
+        bank = bank.part(walkers)
     sim = SimulatedScene.build(params, first_camera)
     scene_dir = Path(out) / f"scene_{scene_id:03d}"
     scene_dir.mkdir(parents=True, exist_ok=True)
@@ -239,6 +242,7 @@ def write_scene(
         "cameras": [c.camera_id for c in sim.cameras],
         "params": asdict(params),
         "appearance": appearance if render else None,
+        "walkers": walkers if photoreal else None,
         "note": "gt ids in ground_truth.txt and perception.npz gt_id are identity + 1; gt_id -1 = false "
         "positive, -2 = unannotated crowd",
     }

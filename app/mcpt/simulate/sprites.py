@@ -65,6 +65,16 @@ class SpriteBank:
     def __len__(self) -> int:
         return len(self.walkers)
 
+    def part(self, which: str) -> SpriteBank:
+        """``first`` or ``second`` half of the walkers (``all``: every one): scenes made from different
+        halves hold different people, so a ReID model trained on one is tested on strangers. The
+        walkers are in the order the source shows them, so one person's broken-up tracks stay together."""
+        half = len(self.walkers) // 2
+        parts = {"all": self.walkers, "first": self.walkers[:half], "second": self.walkers[half:]}
+        if which not in parts:
+            raise ValueError(f"expected one of {', '.join(parts)}, got {which!r}")
+        return SpriteBank(parts[which], self.source, self.rejected)
+
     def save(self, path: Path) -> None:
         flat, shapes, walker_of = [], [], []
         for k, w in enumerate(self.walkers):

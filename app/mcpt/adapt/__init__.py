@@ -1,0 +1,1 @@
+"""Self-supervised ReID adaptation: pseudo-identities mined from a site's own unlabelled video."""
