@@ -41,6 +41,7 @@ RECORD = "adapt"
 @dataclass
 class AdaptOptions:
     minutes: float | None = None
+    perception: str | None = None  # an existing record (mcpt perceive --name) instead of recording anew
     epochs: int = 20
     per_tracklet: int = 40
     per_identity: int = 100
@@ -110,7 +111,7 @@ def mine_scene(scene: SceneDir, opts: AdaptOptions) -> tuple[Mined, dict[int, Pa
     from mcpt.backends.replay import ReplaySource
     from mcpt.config import load_config
 
-    backend = ReplaySource(scene, load_config(), perception=RECORD)
+    backend = ReplaySource(scene, load_config(), perception=opts.perception or RECORD, strict=True)
     collector = TrackletCollector()
     for batch in backend:
         collector.add(batch)
@@ -252,7 +253,8 @@ def adapt_reid(
     mined_scenes = []
     results = []
     for scene in scenes:
-        perceive(scene, reid_spec.onnx, opts.minutes, progress)
+        if opts.perception is None:
+            perceive(scene, reid_spec.onnx, opts.minutes, progress)
         mined, videos = mine_scene(scene, opts)
         if not mined.tracklets:
             raise InputError(scene.path, "no confident tracklet to learn from (too short a video, or nobody seen)")

@@ -24,6 +24,12 @@ def configure(p: argparse.ArgumentParser) -> None:
     r = sub.add_parser("reid", help="adapt a ReID model (default: models.yaml's)")
     r.add_argument("scenes", nargs="+", help="scene folders (camera_XXXX/video.mp4 + calibration.json) or splits")
     r.add_argument("--minutes", type=positive_float, help="use the first M minutes of each video (default: all)")
+    r.add_argument(
+        "--perception",
+        metavar="NAME",
+        help="mine the detections already recorded by `mcpt perceive --name NAME` (made with the same ReID model) "
+        "instead of running the models again",
+    )
     r.add_argument("--reid", help="models.yaml entry to adapt (default: the default reid)")
     r.add_argument("--epochs", type=positive_int, default=20, help="training epochs (default 20)")
     r.add_argument("--holdout", type=float, default=0.25, help="share of pseudo-identities held out to score (0.25)")
@@ -63,6 +69,7 @@ def main(args: argparse.Namespace) -> int:
     work = Path(args.work) if args.work else out.with_name(out.stem + "_work")
     opts = AdaptOptions(
         minutes=args.minutes,
+        perception=args.perception,
         epochs=args.epochs,
         holdout_share=args.holdout,
         seed=args.seed,
