@@ -80,6 +80,17 @@ class TrainResult:
     device: str = "cpu"
     seconds: float = 0.0
 
+    def loss_line(self) -> str:
+        a, b = self.history[0], self.history[-1]
+        return (
+            f"  loss: identity {a.identity_loss:.3f} -> {b.identity_loss:.3f}, triplet {a.triplet_loss:.3f} -> "
+            f"{b.triplet_loss:.3f}"
+        )
+
+    def wrote_line(self) -> str:
+        parity = f"ONNX Runtime vs torch max |diff| {self.parity:.2e}"
+        return f"wrote {self.onnx} ({self.dim}-d, {parity}) and {self.checkpoint}"
+
 
 def lr_at(step: int, total: int, base: float) -> float:
     """Linear warm-up over the first 5 % of steps, flat to half-way, cosine to 1 % of base after."""

@@ -95,12 +95,10 @@ def main(args: argparse.Namespace) -> int:
         f"{t.device}, {r.seconds:.0f} s in all; {r.heldout_tracklets} held-out tracklets"
     )
     if t.history:
-        a, b = t.history[0], t.history[-1]
-        print(f"  loss: identity {a.identity_loss:.3f} -> {b.identity_loss:.3f}, triplet {a.triplet_loss:.3f} -> "
-              f"{b.triplet_loss:.3f}")  # fmt: skip
+        print(t.loss_line())
     print(f"  held-out before: {r.before.line()}")
     print(f"  held-out after:  {r.after.line()}")
-    print(f"wrote {t.onnx} ({t.dim}-d, ONNX Runtime vs torch max |diff| {t.parity:.2e}) and {t.checkpoint}")
+    print(t.wrote_line())
     register_result(args, "reid", out, reid_entry(t.arch, t.onnx, t.checkpoint, t.height, t.width, t.dim),
                     f"adapted by mcpt adapt reid from {spec.name} on {', '.join(s.name for s in scenes)}")  # fmt: skip
     return 0

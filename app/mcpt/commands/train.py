@@ -89,15 +89,11 @@ def _reid(args: argparse.Namespace) -> int:
     r = train_reid(root, out, opts, progress=not args.quiet)
     print(f"trained {r.arch} on {r.identities} identities ({r.crops} crops), {r.device}, {r.seconds:.0f} s")
     if r.history:
-        a, b = r.history[0], r.history[-1]
-        print(
-            f"  loss: identity {a.identity_loss:.3f} -> {b.identity_loss:.3f}, triplet {a.triplet_loss:.3f} -> "
-            f"{b.triplet_loss:.3f} (first -> last epoch; per epoch in {r.log_csv})"
-        )
+        print(f"{r.loss_line()} (first -> last epoch; per epoch in {r.log_csv})")
     if r.before is not None and r.after is not None:
         print(f"  query/gallery before: {r.before.line()}")
         print(f"  query/gallery after:  {r.after.line()}")
-    print(f"wrote {r.onnx} ({r.dim}-d, ONNX Runtime vs torch max |diff| {r.parity:.2e}) and {r.checkpoint}")
+    print(r.wrote_line())
     register_result(args, "reid", out, reid_entry(r.arch, r.onnx, r.checkpoint, r.height, r.width, r.dim),
               f"trained by mcpt train reid on {root} ({r.identities} identities, {len(r.history)} epochs)")  # fmt: skip
     return 0
