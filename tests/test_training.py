@@ -264,3 +264,34 @@ def test_adapt_reid_mines_identities_and_scores_the_adapted_model(tiny_real_scen
     assert 0 <= r.before.auc <= 1 and 0 <= r.after.auc <= 1 and r.train.history
     names = {parse_crop(p).person for p in (tmp_path / "w" / "dataset" / TRAIN).glob("*.jpg")}
     assert len(names) == r.train_identities
+
+
+def test_calibrate_reid_measures_a_recording_and_the_replay_applies_the_stored_scale(
+    tiny_real_scene, tmp_path, monkeypatch, capsys
+):
+    import mcpt.models.manifest as manifest_mod
+    from mcpt.backends.replay import ReplaySource
+    from mcpt.config import load_config
+    from mcpt.models.reid_calibrate import write_appearance_scale
+    from mcpt.scene.layout import discover_scene
+
+    scene = _copy_scene(tiny_real_scene, tmp_path / "site" / "scene_001")
+    path = tmp_path / "models.yaml"
+    shutil.copyfile(manifest_mod.default_manifest_path(), path)
+    monkeypatch.setattr(manifest_mod, "default_manifest_path", lambda: path)
+    assert main(["-q", "perceive", str(scene), "--name", "real"]) == 0
+    capsys.readouterr()
+    assert main(["calibrate-reid", str(scene), "--perception", "real", "--write"]) == 0
+    out = capsys.readouterr().out
+    assert "same person (tracklet halves)" in out and "different people (seen together)" in out
+    printed = float(out.split("appearance scale x")[1].split()[0])
+    m = manifest_mod.load_manifest(path)
+    assert m.reid.appearance_scale == printed >= 1.0  # written to the model that embedded the recording
+    write_appearance_scale(path, m.default_reid, 2.0, "a test's")
+    replay = ReplaySource(discover_scene(scene), load_config(), perception="real")
+    assert replay.cfg.association.clustering.emb_thresh == pytest.approx(0.60)
+    assert replay.cfg.association.refine.split_emb == pytest.approx(0.65)
+    user = ReplaySource(
+        discover_scene(scene), load_config(overrides=["association.appearance_scale=1"]), perception="real"
+    )
+    assert user.cfg.association.clustering.emb_thresh == pytest.approx(0.30)

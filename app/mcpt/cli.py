@@ -20,6 +20,7 @@ COMMANDS = (
     ("simulate", "simulate"),
     ("perceive", "perceive"),
     ("calibrate-detector", "calibrate"),
+    ("calibrate-reid", "calibrate_reid"),
     ("prepare", "prepare"),
     ("train", "train"),
     ("adapt", "adapt"),
@@ -74,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
             parents=[common],
         )
         mod.configure(p)
+        for action in p._actions:  # the same flags after a sub-command's own sub-command (mcpt train reid -q)
+            if isinstance(action, argparse._SubParsersAction):
+                for nested in action.choices.values():
+                    _add_verbosity(nested, default=argparse.SUPPRESS)
         p.set_defaults(_main=mod.main)
     return parser
 

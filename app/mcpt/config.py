@@ -216,6 +216,38 @@ class AssociationConfig:
     pose: PoseUseConfig = field(default_factory=PoseUseConfig)
     use_appearance: bool = True  # ablation: False ignores embeddings everywhere
     use_world: bool = True  # ablation: False ignores floor positions in matching
+    # Every appearance threshold above is in the reference ReID model's scale; a model whose different
+    # people lie farther apart needs them stretched. They are multiplied by this factor. null = the ReID
+    # model's appearance_scale in models.yaml (mcpt calibrate-reid, mcpt adapt reid), 1 where unknown.
+    appearance_scale: float | None = None
+
+
+# (section, field) of every threshold on a cosine distance; appearance_scale multiplies them all
+APPEARANCE_THRESHOLDS = (
+    ("sct", "appearance_thresh"),
+    ("clustering", "emb_thresh"),
+    ("tracker", "emb_thresh"),
+    ("tracker", "lost_emb_thresh"),
+    ("tracker", "bind_emb_gate"),
+    ("refine", "split_emb"),
+    ("refine", "merge_emb"),
+    ("refine", "relink_emb"),
+    ("refine", "relink_gap"),
+)
+
+
+def with_appearance_scale(cfg: AssociationConfig, model_scale: float) -> AssociationConfig:
+    """``cfg`` with its appearance thresholds multiplied by its ``appearance_scale``, or by ``model_scale``
+    (the ReID model's) where the user left it unset. The result's scale is 1: applying it again changes
+    nothing."""
+    scale = model_scale if cfg.appearance_scale is None else cfg.appearance_scale
+    if not scale > 0:
+        raise InputError(None, f"expected a factor above 0, got {scale!r}", field="association.appearance_scale")
+    sections = {}
+    for section, name in APPEARANCE_THRESHOLDS:
+        sub = sections.get(section, getattr(cfg, section))
+        sections[section] = dataclasses.replace(sub, **{name: getattr(sub, name) * scale})
+    return dataclasses.replace(cfg, appearance_scale=1.0, **sections)
 
 
 def with_operating_points(cfg: AssociationConfig, op: OperatingPoints) -> AssociationConfig:
@@ -238,8 +270,9 @@ def with_operating_points(cfg: AssociationConfig, op: OperatingPoints) -> Associ
 
 
 def thresholds_resolved(cfg: AssociationConfig) -> AssociationConfig:
-    """``cfg`` ready to run: where no detector set the thresholds, the reference's values."""
-    return with_operating_points(cfg, REFERENCE_OPERATING_POINTS)
+    """``cfg`` ready to run: where no detector set the thresholds, the reference's values; where no ReID
+    model set the appearance scale, the reference's (1)."""
+    return with_appearance_scale(with_operating_points(cfg, REFERENCE_OPERATING_POINTS), 1.0)
 
 
 def sct_thresholds_resolved(sct: SCTConfig) -> SCTConfig:
@@ -284,6 +317,10 @@ class Config:
     def with_operating_points(self, op: OperatingPoints) -> Config:
         """This config with the score thresholds the user left unset taken from a detector's operating points."""
         return dataclasses.replace(self, association=with_operating_points(self.association, op))
+
+    def with_appearance_scale(self, model_scale: float) -> Config:
+        """This config with its appearance thresholds fitted to a ReID model (see AssociationConfig)."""
+        return dataclasses.replace(self, association=with_appearance_scale(self.association, model_scale))
 
     def for_scene(self, scene: str, source: str = "config") -> Config:
         """This config with the overrides of ``scenes.<scene>`` applied."""

@@ -55,14 +55,16 @@ def run_cpu(
     ``cfg.pose.enabled``)."""
     from mcpt.association.core import Associator
     from mcpt.backends.cpu import CpuPerception
-    from mcpt.models.manifest import detector_operating_points, load_manifest
+    from mcpt.models.manifest import detector_operating_points, load_manifest, reid_appearance_scale
     from mcpt.models.runtime import load_models, load_pose
     from mcpt.sources.camera import CameraSource
     from mcpt.sources.lockstep import LockstepReader
 
-    ops, origin = detector_operating_points(load_manifest(), detector)
-    cfg = cfg.for_scene(scene_name).with_operating_points(ops)
-    log.info("score thresholds: %s (unless set in the configuration)", origin)
+    manifest = load_manifest()
+    ops, origin = detector_operating_points(manifest, detector)
+    scale, scale_origin = reid_appearance_scale(manifest, reid)
+    cfg = cfg.for_scene(scene_name).with_operating_points(ops).with_appearance_scale(scale)
+    log.info("score thresholds: %s; appearance scale: %s (unless set in the configuration)", origin, scale_origin)
     det, emb = load_models(cfg, detector, reid, threads)
     pose_model = load_pose(cfg, pose, threads)
     failures = CameraFailures()

@@ -38,6 +38,7 @@ class Tracklet:
     box: np.ndarray  # (n, 4) x y w h
     score: np.ndarray  # (n,)
     world: np.ndarray  # (n, 2) floor metres (NaN: unknown)
+    embedding: np.ndarray | None = None  # (n, D) float16, where the collector kept them
 
     def __len__(self) -> int:
         return len(self.step)
@@ -62,10 +63,12 @@ class Mined:
 
 
 class TrackletCollector:
-    """Gathers the tracked rows of ObservationBatches into per-(camera, local id) tracklets."""
+    """Gathers the tracked rows of ObservationBatches into per-(camera, local id) tracklets (and their
+    embeddings, in half precision, with ``embeddings=True``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, embeddings: bool = False) -> None:
         self.rows: dict[tuple[int, int], list] = defaultdict(list)
+        self.embeddings: dict[tuple[int, int], list] | None = defaultdict(list) if embeddings else None
 
     def add(self, batch) -> None:
         for i in np.flatnonzero(batch.local_track_id >= 0).tolist():
@@ -74,13 +77,16 @@ class TrackletCollector:
                 (batch.step, int(batch.frame_id[i]), *batch.bbox[i].tolist(), float(batch.score[i]),
                  *batch.world_xy[i].tolist())
             )  # fmt: skip
+            if self.embeddings is not None:
+                self.embeddings[key].append(batch.embedding[i].astype(np.float16))
 
     def tracklets(self) -> list[Tracklet]:
         out = []
-        for (cam, tid), rows in sorted(self.rows.items()):
+        for key, rows in sorted(self.rows.items()):
             a = np.array(rows, np.float64)
+            emb = np.stack(self.embeddings[key]) if self.embeddings is not None else None
             out.append(
-                Tracklet(cam, tid, a[:, 0].astype(np.int64), a[:, 1].astype(np.int64), a[:, 2:6], a[:, 6], a[:, 7:9])
+                Tracklet(*key, a[:, 0].astype(np.int64), a[:, 1].astype(np.int64), a[:, 2:6], a[:, 6], a[:, 7:9], emb)
             )
         return out
 
@@ -99,8 +105,9 @@ def confident(tracklets: list[Tracklet], sizes: dict[int, tuple[int, int]], opts
         )
         keep = (t.score >= (0.3 if opts.min_score is None else opts.min_score)) & (b[:, 3] >= opts.min_height) & inside
         if keep.sum() >= opts.min_steps:
+            emb = t.embedding[keep] if t.embedding is not None else None
             out.append(
-                Tracklet(t.camera, t.local_id, t.step[keep], t.frame[keep], b[keep], t.score[keep], t.world[keep])
+                Tracklet(t.camera, t.local_id, t.step[keep], t.frame[keep], b[keep], t.score[keep], t.world[keep], emb)
             )
     return out
 

@@ -27,6 +27,14 @@ class Separation:
     rank1: float
     same_pairs: int
     different_pairs: int
+    different_median: float  # cosine similarity of the median different-people pair
+
+    @property
+    def appearance_scale(self) -> float:
+        """The association's appearance scale these embeddings call for (mcpt.models.reid_calibrate)."""
+        from mcpt.models.reid_calibrate import scale_for_median
+
+        return scale_for_median((1 - self.different_median) / 2)
 
     def line(self) -> str:
         return (
@@ -77,4 +85,5 @@ def separation(emb: np.ndarray, tracklet: np.ndarray, half: np.ndarray, cannot: 
         r.rank1,
         len(same_v),
         len(diff_v),
+        float(np.median(diff_v)) if len(diff_v) else float("nan"),
     )

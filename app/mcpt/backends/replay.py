@@ -42,6 +42,7 @@ class CameraPerception:
     image_size: tuple[int, int] | None
     gt_id: np.ndarray | None
     detector: str | None = None  # the model that produced the detections (mcpt perceive), None: simulated
+    reid: str | None = None  # the model that produced the embeddings (mcpt perceive), None: simulated
     keypoints: np.ndarray | None = None  # (n, 17, 3) COCO-17 x y confidence where a pose model ran
 
     def __post_init__(self) -> None:
@@ -119,6 +120,7 @@ def load_perception(path: str | Path, camera_id: int) -> CameraPerception:
         image_size=tuple(int(v) for v in data["image_size"]) if "image_size" in data else None,
         gt_id=data["gt_id"].astype(np.int64) if "gt_id" in data else None,
         detector=str(data["detector"]) if "detector" in data else None,
+        reid=str(data["reid"]) if "reid" in data else None,
         keypoints=keypoints,
     )
 
@@ -173,7 +175,10 @@ class ReplaySource:
             loaded.append((cam, p))
         self.failures.check(len(scene.cameras), strict, scene.name)
         self.detectors = sorted({p.detector for _, p in loaded if p.detector})
-        self.cfg = cfg = cfg.with_operating_points(self._operating_points())
+        self.reids = sorted({p.reid for _, p in loaded if p.reid})
+        self.cfg = cfg = cfg.with_operating_points(self._operating_points()).with_appearance_scale(
+            self._appearance_scale()
+        )
         rates = {cam.camera_id: p.fps or DEFAULT_FPS for cam, p in loaded}
         if any(p.fps is None for _, p in loaded):
             log.info("%s: cached perception without a frame rate is taken as %g fps", scene.name, DEFAULT_FPS)
@@ -222,6 +227,19 @@ class ReplaySource:
         manifest = load_manifest()
         spec = manifest.models.get(self.detectors[0])
         return spec.operating_points if spec is not None and spec.operating_points else REFERENCE_OPERATING_POINTS
+
+    def _appearance_scale(self) -> float:
+        """The appearance scale of the ReID model that made the cached embeddings (1 for the simulator's)."""
+        if len(self.reids) != 1:
+            if len(self.reids) > 1:
+                log.warning("%s: cameras were embedded by different ReID models %s", self.scene.name, self.reids)
+            return 1.0
+        from mcpt.models.manifest import load_manifest, reid_appearance_scale
+
+        scale, origin = reid_appearance_scale(load_manifest(), self.reids[0])
+        if scale != 1.0:
+            log.info("%s: appearance thresholds x%.2f (%s)", self.scene.name, scale, origin)
+        return scale
 
     def __iter__(self) -> Iterator[ObservationBatch]:
         name = self.scene.name

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from mcpt.commands.common import positive_float, positive_int
+from mcpt.commands.train import add_register_args
 
 HELP = "adapt the ReID model to unlabelled video of a site (pseudo-identities from tracklets; needs install-export)"
 EXAMPLE = "mcpt adapt reid site/scene_001 --minutes 10 --name reid-site --default"
@@ -39,9 +40,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     r.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     r.add_argument("--max-steps", type=positive_int, help="stop training after this many steps (smoke runs)")
     r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--name", help="models.yaml entry to write (default: from the output file name)")
-    r.add_argument("--default", action="store_true", help="make it models.yaml's default reid")
-    r.add_argument("--no-register", action="store_true", help="leave models.yaml alone")
+    add_register_args(r, "reid")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -98,7 +97,13 @@ def main(args: argparse.Namespace) -> int:
         print(t.loss_line())
     print(f"  held-out before: {r.before.line()}")
     print(f"  held-out after:  {r.after.line()}")
+    scale = r.after.appearance_scale
+    print(
+        f"appearance scale x{scale:.2f} (held-out different people at a median cosine of "
+        f"{r.after.different_median:.3f}; mcpt calibrate-reid)"
+    )
     print(t.wrote_line())
-    register_result(args, "reid", out, reid_entry(t.arch, t.onnx, t.checkpoint, t.height, t.width, t.dim),
+    entry = reid_entry(t.arch, t.onnx, t.checkpoint, t.height, t.width, t.dim) | {"appearance_scale": scale}
+    register_result(args, "reid", out, entry,
                     f"adapted by mcpt adapt reid from {spec.name} on {', '.join(s.name for s in scenes)}")  # fmt: skip
     return 0

@@ -96,6 +96,11 @@ def _reid(args: argparse.Namespace) -> int:
     print(r.wrote_line())
     register_result(args, "reid", out, reid_entry(r.arch, r.onnx, r.checkpoint, r.height, r.width, r.dim),
               f"trained by mcpt train reid on {root} ({r.identities} identities, {len(r.history)} epochs)")  # fmt: skip
+    # a metric-trained model spreads people farther apart than the thresholds assume (mcpt.models.reid_calibrate)
+    print(
+        f"next: fit the association's appearance thresholds to it on a site's video: mcpt perceive SCENE "
+        f"--name {r.onnx.stem} --reid {r.onnx} && mcpt calibrate-reid SCENE --perception {r.onnx.stem} --write"
+    )
     return 0
 
 

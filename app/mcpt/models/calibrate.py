@@ -126,15 +126,6 @@ def write_operating_points(
 ) -> None:
     """Set ``models.<model>.operating_points`` (and ``box_width_scale``) in the manifest, keeping its
     comments and layout."""
-    text = manifest.read_text()
-    lines = text.splitlines(keepends=True)
-    head = re.compile(rf"^  {re.escape(model)}:\s*$")
-    start = next((i for i, line in enumerate(lines) if head.match(line)), None)
-    if start is None:
-        raise InputError(manifest, f"no model {model!r}", field="models")
-    end = next(
-        (i for i in range(start + 1, len(lines)) if re.match(r"^  \S", lines[i]) or not lines[i].strip()), len(lines)
-    )
     block = [
         f"    # operating points: {note}\n",
         "    operating_points: {"
@@ -144,5 +135,20 @@ def write_operating_points(
     if box_width_scale is not None:
         block.append(f"    box_width_scale: {box_width_scale:.3f}\n")
     ours = ("    operating_points:", "    # operating points", *(("    box_width_scale:",) if box_width_scale else ()))
+    replace_entry_keys(manifest, model, block, ours)
+
+
+def replace_entry_keys(manifest: Path, model: str, block: list[str], ours: tuple[str, ...]) -> None:
+    """Append ``block`` (indented lines) to the entry ``models.<model>``, first removing its lines that start
+    with one of ``ours``; everything else in the file stays as it was."""
+    manifest = Path(manifest)
+    lines = manifest.read_text().splitlines(keepends=True)
+    head = re.compile(rf"^  {re.escape(model)}:\s*$")
+    start = next((i for i, line in enumerate(lines) if head.match(line)), None)
+    if start is None:
+        raise InputError(manifest, f"no model {model!r}", field="models")
+    end = next(
+        (i for i in range(start + 1, len(lines)) if re.match(r"^  \S", lines[i]) or not lines[i].strip()), len(lines)
+    )
     kept = [line for line in lines[start + 1 : end] if not line.startswith(ours)]
     manifest.write_text("".join([*lines[: start + 1], *kept, *block, *lines[end:]]))

@@ -47,6 +47,9 @@ class ModelSpec:
     # by mcpt calibrate-detector; a box wider than the person mixes background and neighbours into the
     # ReID crop (the bottom-centre, hence the floor position, does not move)
     box_width_scale: float = 1.0
+    # ReID models: the factor on the association's appearance thresholds that fits this model's distances
+    # (mcpt calibrate-reid); 1 = the reference model's scale
+    appearance_scale: float = 1.0
 
     @property
     def source_path(self) -> Path | None:
@@ -82,6 +85,15 @@ class Manifest:
     def reid(self) -> ModelSpec:
         return self.get(self.default_reid)
 
+    def reid_for(self, name: str | Path) -> ModelSpec | None:
+        """The ReID entry named ``name``, or whose ONNX file is ``name`` or has its stem (what `mcpt perceive`
+        records); None: a model the manifest does not describe."""
+        spec = self.models.get(str(name))
+        if spec is not None and spec.role == "reid":
+            return spec
+        stem = Path(name).stem
+        return next((m for m in self.models.values() if m.role == "reid" and m.onnx.stem == stem), None)
+
     @property
     def pose(self) -> ModelSpec | None:
         return self.get(self.default_pose) if self.default_pose else None
@@ -102,9 +114,9 @@ def _choice(v, allowed: tuple[str, ...], source: Path, where: str) -> str:
     return v
 
 
-def _scale(v, source: Path, where: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float) or not 0.3 <= v <= 2.0:
-        raise InputError(source, f"expected a factor between 0.3 and 2, got {v!r}", field=where)
+def _scale(v, source: Path, where: str, low: float = 0.3, high: float = 2.0) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not low <= v <= high:
+        raise InputError(source, f"expected a factor between {low:g} and {high:g}, got {v!r}", field=where)
     return float(v)
 
 
@@ -130,6 +142,15 @@ def detector_operating_points(manifest: Manifest, onnx: str | Path | None = None
         name = spec.name if spec is not None else str(onnx)
         return REFERENCE_OPERATING_POINTS, f"the reference's (no operating points for {name}; mcpt calibrate-detector)"
     return spec.operating_points, f"models.yaml {spec.name}"
+
+
+def reid_appearance_scale(manifest: Manifest, reid: str | Path | None = None) -> tuple[float, str]:
+    """The appearance scale of a ReID model: ``reid`` names a manifest entry, its ONNX file, or that file's stem
+    (what `mcpt perceive` records); None is the manifest's default. 1 for a model the manifest does not know."""
+    spec = manifest.reid if reid is None else manifest.reid_for(reid)
+    if spec is None:
+        return 1.0, f"the reference's (no models.yaml entry for {reid}; mcpt calibrate-reid)"
+    return spec.appearance_scale, f"models.yaml {spec.name}"
 
 
 def load_manifest(path: str | Path | None = None) -> Manifest:
@@ -172,6 +193,7 @@ def load_manifest(path: str | Path | None = None) -> Manifest:
             operating_points=_operating_points(d.get("operating_points"), path, name),
             person_score=_choice(d.get("person_score", "max"), ("max", "any"), path, f"models.{name}.person_score"),
             box_width_scale=_scale(d.get("box_width_scale", 1.0), path, f"models.{name}.box_width_scale"),
+            appearance_scale=_scale(d.get("appearance_scale", 1.0), path, f"models.{name}.appearance_scale", 0.5, 5.0),
         )
     for key in ("detector", "reid"):
         if data.get(key) not in models:

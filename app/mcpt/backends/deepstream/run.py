@@ -309,7 +309,7 @@ def serve_rtsp(opts: DsOptions) -> None:
 
 
 def main_deepstream(args, cfg: Config) -> int:
-    from mcpt.models.manifest import detector_operating_points, load_manifest
+    from mcpt.models.manifest import detector_operating_points, load_manifest, reid_appearance_scale
     from mcpt.scene.cameras import CameraFailures, cameras_from_scene, cameras_from_yaml, load_calibrations
     from mcpt.scene.layout import discover_scenes
     from mcpt.sources.camera import is_live, video_fps
@@ -342,7 +342,10 @@ def main_deepstream(args, cfg: Config) -> int:
         name, cams = scene.name, cameras_from_scene(scene)
         rates = [r for r in (video_fps(c.uri) for c in cams) if r]
         opts.fps = args.fps or (min(rates) if rates else DEFAULT_FPS)
-    cfg = cfg.for_scene(name).with_operating_points(detector_operating_points(load_manifest())[0])
+    manifest = load_manifest()
+    # the tracker's own ReID (--tracker-reid) is configured in its YAML, not in models.yaml: reference scale
+    scale = 1.0 if opts.tracker_reid else reid_appearance_scale(manifest)[0]
+    cfg = cfg.for_scene(name).with_operating_points(detector_operating_points(manifest)[0]).with_appearance_scale(scale)
     # the failure policy of every command: cameras that cannot start are left out and reported
     failures = CameraFailures()
     calibs = load_calibrations(cams, failures)
