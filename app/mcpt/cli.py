@@ -17,6 +17,7 @@ COMMANDS = (
     ("demo", "demo"),
     ("run", "run"),
     ("track", "track"),
+    ("associate", "associate"),
     ("simulate", "simulate"),
     ("perceive", "perceive"),
     ("calibrate-detector", "calibrate"),

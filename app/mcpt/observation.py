@@ -41,6 +41,9 @@ class ObservationBatch:
     # float32 (N, 17, 3) COCO-17 x, y (source pixels), confidence; None = no pose model ran this step,
     # NaN confidences = none estimated for that row (mcpt.pose.keypoints)
     keypoints: np.ndarray | None = None
+    # camera id -> (source frame number, stream time) of the frame it contributed at this step, cameras that
+    # saw nobody included (what a perception node publishes per camera); None where the backend does not say
+    camera_frames: dict[int, tuple[int, float]] | None = None
 
     def __len__(self) -> int:
         return int(self.camera_id.shape[0])

@@ -127,6 +127,12 @@ class CpuPerception:
             return self._coast(step, frames)
         return self._detect_and_track(step, frames)
 
+    def _batch(self, parts: list[ObservationBatch], step: Step, frames: dict[int, np.ndarray]) -> ObservationBatch:
+        result = concat_batches(parts, scene=self.scene, step=step.index, time_s=step.timestamp, dim=self.dim)
+        result.cameras = np.array(list(frames), np.int64)
+        result.camera_frames = {c: (step.frames[c].index, step.frames[c].timestamp) for c in frames}
+        return result
+
     def _coast(self, step: Step, frames: dict[int, np.ndarray]) -> ObservationBatch:
         """A step between detections (``detector.interval``): the trackers carry their tracks."""
         with self.timer.stage("track"):
@@ -134,9 +140,7 @@ class CpuPerception:
                 self.tracking[cid].coast(self.scene, step.index, step.frames[cid].index, step.frames[cid].timestamp)
                 for cid in frames
             ]
-        result = concat_batches(parts, scene=self.scene, step=step.index, time_s=step.timestamp, dim=self.dim)
-        result.cameras = np.array(list(frames), np.int64)
-        return result
+        return self._batch(parts, step, frames)
 
     def _detect_and_track(self, step: Step, frames: dict[int, np.ndarray]) -> ObservationBatch:
         high_thresh = self.cfg.association.sct.track_high_thresh
@@ -179,6 +183,4 @@ class CpuPerception:
                         kp,
                     )
                 )
-        result = concat_batches(parts, scene=self.scene, step=step.index, time_s=step.timestamp, dim=self.dim)
-        result.cameras = np.array(list(frames), np.int64)
-        return result
+        return self._batch(parts, step, frames)

@@ -145,6 +145,27 @@ class _Cursor:
         return f
 
 
+def models_fitted(cfg: Config, detectors: list[str], reids: list[str], scene: str) -> Config:
+    """``cfg`` with the score thresholds of the detector and the appearance scale of the ReID model that made
+    the cached perception (the reference's for the simulator's perception and for ground-truth boxes)."""
+    from mcpt.config import REFERENCE_OPERATING_POINTS
+    from mcpt.models.manifest import load_manifest, reid_appearance_scale
+
+    op, scale = REFERENCE_OPERATING_POINTS, 1.0
+    if (len(detectors) == 1 and detectors[0] != "ground truth") or len(reids) == 1:
+        manifest = load_manifest()
+        spec = manifest.models.get(detectors[0]) if len(detectors) == 1 else None
+        if spec is not None and spec.operating_points:
+            op = spec.operating_points
+        if len(reids) == 1:
+            scale, origin = reid_appearance_scale(manifest, reids[0])
+            if scale != 1.0:
+                log.info("%s: appearance thresholds x%.2f (%s)", scene, scale, origin)
+    if len(reids) > 1:
+        log.warning("%s: cameras were embedded by different ReID models %s", scene, reids)
+    return cfg.with_operating_points(op).with_appearance_scale(scale)
+
+
 class ReplaySource:
     """All cameras of a scene in lockstep, one ObservationBatch per processing step.
 
@@ -160,11 +181,19 @@ class ReplaySource:
         fps: float | None = None,
         perception: str | None = None,
         strict: bool = False,
+        camera_ids: list[int] | None = None,
     ) -> None:
+        """``camera_ids``: only these cameras of the scene (a perception node's share of a site)."""
         self.scene = scene
         self.failures = CameraFailures()
         loaded, calibrations = [], {}
-        for cam in scene.cameras:
+        cameras = scene.cameras
+        if camera_ids is not None:
+            unknown = sorted(set(camera_ids) - {c.camera_id for c in cameras})
+            if unknown:
+                raise InputError(scene.path, f"no cameras {unknown} here (it has {scene.camera_ids})", field="--camera")
+            cameras = [c for c in cameras if c.camera_id in camera_ids]
+        for cam in cameras:
             # the failure policy of every command: a camera that cannot start is left out and reported
             try:
                 p = load_perception(cam.perception_file(perception), cam.camera_id)
@@ -173,12 +202,10 @@ class ReplaySource:
                 self.failures.fail(cam.camera_id, str(e))
                 continue
             loaded.append((cam, p))
-        self.failures.check(len(scene.cameras), strict, scene.name)
+        self.failures.check(len(cameras), strict, scene.name)
         self.detectors = sorted({p.detector for _, p in loaded if p.detector})
         self.reids = sorted({p.reid for _, p in loaded if p.reid})
-        self.cfg = cfg = cfg.with_operating_points(self._operating_points()).with_appearance_scale(
-            self._appearance_scale()
-        )
+        self.cfg = cfg = models_fitted(cfg, self.detectors, self.reids, scene.name)
         rates = {cam.camera_id: p.fps or DEFAULT_FPS for cam, p in loaded}
         if any(p.fps is None for _, p in loaded):
             log.info("%s: cached perception without a frame rate is taken as %g fps", scene.name, DEFAULT_FPS)
@@ -215,32 +242,6 @@ class ReplaySource:
         rows += [[c, "failed", 0, why] for c, why in self.failures.reasons.items()]
         return sorted(rows)
 
-    def _operating_points(self):
-        """The score thresholds of the detector that made the cached detections (the reference's for the
-        simulator's perception and for ground-truth boxes)."""
-        from mcpt.config import REFERENCE_OPERATING_POINTS
-
-        if len(self.detectors) != 1 or self.detectors[0] == "ground truth":
-            return REFERENCE_OPERATING_POINTS
-        from mcpt.models.manifest import load_manifest
-
-        manifest = load_manifest()
-        spec = manifest.models.get(self.detectors[0])
-        return spec.operating_points if spec is not None and spec.operating_points else REFERENCE_OPERATING_POINTS
-
-    def _appearance_scale(self) -> float:
-        """The appearance scale of the ReID model that made the cached embeddings (1 for the simulator's)."""
-        if len(self.reids) != 1:
-            if len(self.reids) > 1:
-                log.warning("%s: cameras were embedded by different ReID models %s", self.scene.name, self.reids)
-            return 1.0
-        from mcpt.models.manifest import load_manifest, reid_appearance_scale
-
-        scale, origin = reid_appearance_scale(load_manifest(), self.reids[0])
-        if scale != 1.0:
-            log.info("%s: appearance thresholds x%.2f (%s)", self.scene.name, scale, origin)
-        return scale
-
     def __iter__(self) -> Iterator[ObservationBatch]:
         name = self.scene.name
         half = half_step(self.fps)
@@ -265,5 +266,7 @@ class ReplaySource:
                     parts.append(tracking(name, k, f.index, f.timestamp, p.bbox[r], p.score[r], p.embedding[r], kp)[0])
             out = concat_batches(parts, scene=name, step=k, time_s=t, dim=self.dim)
             out.cameras = np.array(live, np.int64)
+            seen = zip(self.cameras, chosen, strict=True)
+            out.camera_frames = {cam.camera_id: (f.index, f.timestamp) for (cam, _, _), f in seen if f is not None}
             yield out
             k += 1

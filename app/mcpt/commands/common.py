@@ -99,3 +99,22 @@ def pose_setting(args: argparse.Namespace, cfg):
         # --pose takes an optional FILE: written before SCENE, it takes the scene folder for its file
         raise InputError(args.pose, "expected a pose ONNX file, got a folder (put --pose after SCENE)", field="--pose")
     return dataclasses.replace(cfg, pose=dataclasses.replace(cfg.pose, enabled=True)), args.pose or None
+
+
+def add_publish_args(p: argparse.ArgumentParser) -> None:
+    """A perception node's options: publish each camera's observations to a broker (docs/scaling.md)."""
+    p.add_argument(
+        "--publish",
+        metavar="redis://HOST:PORT/PREFIX",
+        help="perception node: publish every camera's observations (nv.Frame messages) to PREFIX:camera:<id> "
+        "streams for `mcpt associate`; ?format=json for JSON, ?maxlen=N for the streams' cap (default 6000)",
+    )
+    p.add_argument(
+        "--camera",
+        dest="camera_ids",
+        type=int,
+        action="append",
+        metavar="ID",
+        help="only this camera of the scene (repeatable): the node's share of a site",
+    )
+    p.add_argument("--associate", action="store_true", help="with --publish: also associate here and write --out")

@@ -197,12 +197,26 @@ class ResultsWriter:
     the final name, so a file at the final name is always complete.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, resume: tuple[int, int] | None = None) -> None:
+        """``resume``: (byte offset, rows) of a run that stopped: the partial file is cut back to that offset
+        (what was written after it is about to be written again) and appended to."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.partial = self.path.with_name(self.path.name + ".partial")
-        self._f = self.partial.open("w")
         self.rows_written = 0
+        if resume is None:
+            self._f = self.partial.open("w")
+            return
+        offset, self.rows_written = resume
+        if not self.partial.is_file() or self.partial.stat().st_size < offset:
+            raise InputError(self.partial, f"cannot resume at byte {offset}: the partial results are shorter or gone")
+        self._f = self.partial.open("r+")
+        self._f.truncate(offset)
+        self._f.seek(offset)
+
+    def offset(self) -> int:
+        """Bytes written so far (flushed after every write)."""
+        return self._f.tell()
 
     def write(self, rows: Rows) -> None:
         self.write_text(format_rows(rows), len(rows))

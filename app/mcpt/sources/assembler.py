@@ -90,6 +90,11 @@ class StepAssembler:
     def _finished(self) -> bool:
         return all(c in self.closed and not q for c, q in self.queues.items())
 
+    @property
+    def finished(self) -> bool:
+        """Every camera ended and every item went into a step."""
+        return self._finished()
+
     def steps(self) -> Iterator[AssembledStep]:
         """Every step that can be formed now, in order."""
         while not self._finished():

@@ -1,0 +1,43 @@
+"""A perception node's side of the bus: each step's observations, one nv.Frame per camera and frame."""
+
+from __future__ import annotations
+
+import json
+
+from mcpt.bus.messages import camera_message, encode, end_message
+from mcpt.bus.redis_bus import BusURL, Publisher
+from mcpt.observation import ObservationBatch
+
+
+class NodePublisher:
+    """Registers the node's cameras, publishes every camera's frame of every step (people or not) and an
+    end-of-stream message per camera when the node's input ends."""
+
+    def __init__(self, url: BusURL, scene: str, cameras: dict[int, dict], origin: float = 0.0) -> None:
+        """``cameras``: camera id -> what the associator needs to know of it (fps, embedding size, models)."""
+        self.url = url
+        self.scene = scene
+        self.cameras = sorted(cameras)
+        self.origin = origin
+        self.publisher = Publisher(url)
+        for cam, meta in cameras.items():
+            self.publisher.register(cam, json.dumps({"scene": scene, **meta}))
+
+    def step(self, batch: ObservationBatch) -> None:
+        frames = batch.camera_frames or {}
+        for cam in sorted(frames):
+            frame_id, timestamp = frames[cam]
+            msg = camera_message(batch, cam, frame_id, timestamp, self.origin)
+            self.publisher.publish(self.url.camera_stream(cam), encode(msg, self.url.fmt))
+
+    def close(self, timeout_s: float = 60.0) -> None:
+        for cam in self.cameras:
+            self.publisher.publish(self.url.camera_stream(cam), encode(end_message(self.scene, cam), self.url.fmt))
+        self.publisher.close(timeout_s)
+
+    def summary(self) -> str:
+        s = self.publisher.stats
+        return (
+            f"published {s.sent} messages ({s.bytes / 1e6:.1f} MB) to {self.url.host}:{self.url.port}/{self.url.path}; "
+            f"broker reconnections {s.reconnects}, most buffered {s.most_buffered}, dropped {s.dropped}"
+        )
