@@ -27,6 +27,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q --no-warn-conflicts -e '.[dev]'
 	$(PIP) install -q --no-deps 'trackeval==1.3.0'
+	$(PY) -c 'from mcpt.bus.schema import PROTO, compile_schema; compile_schema(PROTO.parent)'
 	touch $@
 
 # Ultralytics' metadata asks for torchvision, opencv-python and (through them) a CUDA torch stack.

@@ -29,7 +29,7 @@ def test_appearance_scale_multiplies_every_appearance_threshold_once():
     assert with_appearance_scale(user, 3.0).refine.split_emb == pytest.approx(0.325 * 1.2)
     # what is not an appearance threshold stays
     assert scaled.tracker.euc_thresh == base.tracker.euc_thresh and scaled.sct.match_thresh == base.sct.match_thresh
-    with pytest.raises(InputError, match="association.appearance_scale"):
+    with pytest.raises(InputError, match=r"association\.appearance_scale"):
         with_appearance_scale(load_config(overrides=["association.appearance_scale=0"]).association, 1.0)
 
 
