@@ -34,6 +34,23 @@ class PipelineResult:
         return self.summary.wall_s / self.ort_s if self.ort_s > 0 else float("nan")
 
 
+def _node(url, scene_name: str, manifest, detector, reid, dim: int, sources, reader, t0: float):
+    """The publisher of a video/RTSP perception node. Stream times count from 0 for files; live cameras'
+    from the reader's start, whose wall-clock time is the node's origin (nodes on several machines agree
+    through their clocks: keep them NTP-synchronised)."""
+    from mcpt.bus.node import NodePublisher
+
+    known = manifest.detector if detector is None else manifest.detector_for(detector)
+    det_name = known.name if known is not None else Path(detector).stem
+    reid_name = manifest.reid.name if reid is None else Path(reid).stem
+    origin = time.time() - (time.monotonic() - t0) if reader.live else 0.0
+    cams = {
+        s.camera_id: {"fps": s.fps or reader.fps, "dim": dim, "detector": det_name, "reid": reid_name, "origin": origin}
+        for s in sources
+    }
+    return NodePublisher(url, scene_name, cams, origin)
+
+
 def run_cpu(
     scene_name: str,
     cameras: list[CameraInput],
@@ -50,9 +67,12 @@ def run_cpu(
     duration: float | None = None,
     strict: bool = False,
     pose: str | Path | None = None,
+    publish=None,
+    associate: bool = True,
 ) -> PipelineResult:
     """One scene through the CPU pipeline. ``pose``: a pose ONNX file in place of the manifest's (with
-    ``cfg.pose.enabled``)."""
+    ``cfg.pose.enabled``). ``publish``: a BusURL this perception node publishes every camera's observations
+    to; ``associate``: False leaves association to `mcpt associate` (nothing written here)."""
     from mcpt.association.core import Associator
     from mcpt.backends.cpu import CpuPerception
     from mcpt.models.manifest import detector_operating_points, load_manifest, reid_appearance_scale
@@ -86,6 +106,11 @@ def run_cpu(
         raise
     timer = StageTimer()
     perception = CpuPerception(scene_name, calibs, cfg, det, emb, failures, timer, reader.fps, pose_model)
+    node = None
+    if publish is not None:
+        node = _node(publish, scene_name, manifest, detector, reid, emb.dim or 1, sources, reader, t0)
+        for cam in failures.reasons:
+            node.end(cam)  # left out of this run: nobody should wait for it
     pictures = Pictures(
         video, bev, [c.camera_id for c in usable], calibs, {s.camera_id: s.size for s in sources if s.size}, reader.fps
     )
@@ -121,6 +146,12 @@ def run_cpu(
                 if step is None:
                     break
                 batch = perception(step)
+                if node is not None:
+                    with timer.stage("publish"):
+                        node.step(batch)
+                if not associate:
+                    bar.update(figures)
+                    continue
                 result = loop.step(batch)
                 if health is not None:
                     health.step(step.frames, sum(s.stats.dropped for s in sources))
@@ -139,6 +170,9 @@ def run_cpu(
         bar.close()
         reader.stop()
         pictures.close()
+        if node is not None:
+            node.close()
+            log.info("%s", node.summary())
     if times is not None:
         times.close()
     sources_table = {

@@ -18,6 +18,7 @@ class NodePublisher:
         self.url = url
         self.scene = scene
         self.cameras = sorted(cameras)
+        self.ended: set[int] = set()
         self.origin = origin
         self.publisher = Publisher(url)
         for cam, meta in cameras.items():
@@ -30,9 +31,16 @@ class NodePublisher:
             msg = camera_message(batch, cam, frame_id, timestamp, self.origin)
             self.publisher.publish(self.url.camera_stream(cam), encode(msg, self.url.fmt))
 
+    def end(self, camera_id: int) -> None:
+        """The camera's stream ended (or it never started): the associator stops waiting for it."""
+        if camera_id not in self.ended:
+            self.ended.add(camera_id)
+            msg = end_message(self.scene, camera_id)
+            self.publisher.publish(self.url.camera_stream(camera_id), encode(msg, self.url.fmt))
+
     def close(self, timeout_s: float = 60.0) -> None:
         for cam in self.cameras:
-            self.publisher.publish(self.url.camera_stream(cam), encode(end_message(self.scene, cam), self.url.fmt))
+            self.end(cam)
         self.publisher.close(timeout_s)
 
     def summary(self) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mcpt.commands.common import (
     add_pose_arg,
+    add_publish_args,
     add_run_control,
     distinct_outputs,
     pose_setting,
@@ -32,7 +33,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("scene", nargs="?", help="scene folder or split folder (omit with --cameras)")
     p.add_argument("--cameras", help="cameras.yaml for live RTSP cameras")
     p.add_argument("--backend", choices=("cpu", "deepstream"), default="cpu", help="default cpu (ONNX Runtime)")
-    p.add_argument("--out", required=True, help="results file (one scene/live) or folder (split)")
+    p.add_argument("--out", help="results file (one scene/live) or folder (split); not needed with --publish")
     p.add_argument("--video", help="write a tiled video of all cameras, boxes labelled by global id (.mp4)")
     p.add_argument("--bev", help="write the bird's-eye view: .png (trails) or .mp4 (per step)")
     p.add_argument("--frames", type=positive_int, help="stop after this many time steps")
@@ -64,6 +65,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     add_pose_arg(p)
     add_run_control(p)
     add_config_args(p)
+    add_publish_args(p)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -72,6 +74,20 @@ def main(args: argparse.Namespace) -> int:
     cfg, pose = pose_setting(args, config_from_args(args))
     if bool(args.scene) == bool(args.cameras):
         raise InputError(None, "give either a SCENE folder or --cameras cameras.yaml")
+    url, associate = None, True
+    if args.publish:
+        from mcpt.bus.redis_bus import BusURL
+
+        url, associate = BusURL.parse(args.publish, "--publish"), args.associate
+        if args.backend != "cpu":
+            raise InputError(None, "perception nodes run on the CPU backend here; DeepStream publishes through "
+                             "nvmsgbroker (mcpt ds-config --msgbroker)", field="--publish")  # fmt: skip
+        if not associate and (args.video or args.bev):
+            raise InputError(None, "pictures need association here: add --associate", field="--video/--bev")
+    elif args.associate:
+        raise InputError(None, "--associate goes with --publish", field="--associate")
+    if associate and not args.out:
+        raise InputError(None, "required (a results file, or a folder for a split)", field="--out")
     distinct_outputs(out=args.out, video=args.video, bev=args.bev, dump_observations=args.dump_observations)
     if args.backend == "deepstream":
         from mcpt.backends.deepstream.run import main_deepstream
@@ -84,6 +100,10 @@ def main(args: argparse.Namespace) -> int:
     from mcpt.timebase import DEFAULT_FPS
 
     def run_one(name: str, cams, out, fps: float | None) -> int:
+        if args.camera_ids:
+            cams = [c for c in cams if c.camera_id in set(args.camera_ids)]
+            if not cams:
+                raise InputError(None, f"none of cameras {args.camera_ids} in {name}", field="--camera")
         res = run_cpu(
             name,
             cams,
@@ -100,10 +120,13 @@ def main(args: argparse.Namespace) -> int:
             duration=args.duration,
             strict=args.strict,
             pose=pose,
+            publish=url,
+            associate=associate,
         )
-        if not args.quiet:
+        if not args.quiet and associate:
             print(pipeline_report(res))
-        print(f"wrote {out}" + (f" (stopped early: {res.summary.stopped})" if res.summary.stopped else ""))
+        stopped = f" (stopped early: {res.summary.stopped})" if res.summary.stopped else ""
+        print((f"wrote {out}" if associate else f"{name}: published to {args.publish}") + stopped)
         return 0
 
     if args.cameras:
@@ -112,6 +135,10 @@ def main(args: argparse.Namespace) -> int:
     from mcpt.scene.layout import discover_scenes
 
     scenes = discover_scenes(args.scene)
+    if url is not None:
+        if len(scenes) != 1:
+            raise InputError(args.scene, "a node publishes one scene; name a scene folder", field="--publish")
+        return run_one(scenes[0].name, cameras_from_scene(scenes[0]), args.out, args.fps)
     out = Path(args.out)
     if len(scenes) == 1 and out.suffix == ".txt":
         return run_one(scenes[0].name, cameras_from_scene(scenes[0]), out, args.fps)
