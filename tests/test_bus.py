@@ -279,3 +279,18 @@ def test_a_broker_restart_mid_run_loses_nothing(bus_scene, redis_server, tmp_pat
     _finish([service])
     assert (tmp_path / "r.txt").read_bytes() == single
     assert all("broker reconnections 1" in r and "dropped 0" in r for r in reports), reports
+
+
+def test_a_video_node_mcpt_run_publish_feeds_the_service(demo_scene, default_models, redis_server, tmp_path):
+    """The CPU pipeline as a perception node: detection, ReID and tracking here, association in the service."""
+    single = tmp_path / "single.txt"
+    subprocess.run([*MCPT, "run", str(demo_scene), "--out", str(single), "--frames", "8"], check=True)
+    url = redis_server.url("cams")
+    node = subprocess.run([*MCPT, "run", str(demo_scene), "--publish", url, "--frames", "8"], check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    assert "published to" in node.stdout
+    (report,) = _finish([_associate(demo_scene, url, tmp_path / "r.txt")])
+    assert "8 steps" in report and (tmp_path / "r.txt").read_bytes() == single.read_bytes()
+    bad = subprocess.run([*MCPT, "run", str(demo_scene), "--publish", url, "--video", str(tmp_path / "v.mp4")],
+                         capture_output=True, text=True)  # fmt: skip
+    assert bad.returncode == 2 and "--associate" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1

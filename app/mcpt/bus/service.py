@@ -151,6 +151,7 @@ class AssociationService:
         if not self.snapshot_path.is_file() and self.out.is_file():
             raise InputError(self.out, "already complete; remove it (or its .snapshot) to run again")
         state, writer = self._start()
+        started = time.perf_counter()
         loop = AssociationLoop(state.scene, state.associator, None)
         loop.writer = writer
         loop.summary.steps, loop.summary.observations, loop.summary.rows = state.steps, state.observations, 0
@@ -206,6 +207,7 @@ class AssociationService:
             writer.abort()
             summary = loop.summary
             summary.identities = loop.identities
+            summary.wall_s = time.perf_counter() - started
         summary.rows = writer.rows_written
         self.late = dict(state.assembler.stats.late)
         return summary

@@ -74,10 +74,11 @@ def main(args: argparse.Namespace) -> int:
     resumed = f", resumed at step {service.resumed_at}" if service.resumed_at is not None else ""
     late = sum(service.late.values())
     where = f"-> {out}" if not stop.requested else f"-> {out}.partial (stopped; a restart resumes from the snapshot)"
+    rate = f"{summary.observations / summary.wall_s:.0f} obs/s" if summary.wall_s > 0 else "-"
     print(
         f"{summary.steps} steps, {summary.observations} observations, {summary.identities} identities, "
-        f"{summary.rows} rows{resumed}; late frames {late}, snapshots {service.snapshots}, "
-        f"broker retries {service.reader.retries} {where}"
+        f"{summary.rows} rows{resumed}; {summary.wall_s:.1f} s ({rate}); late frames {late}, "
+        f"snapshots {service.snapshots}, broker retries {service.reader.retries} {where}"
     )
     if args.eval and scene is not None and scene.ground_truth is not None and out.is_file():
         from mcpt.evaluation.run import run_eval
