@@ -294,3 +294,16 @@ def test_a_video_node_mcpt_run_publish_feeds_the_service(demo_scene, default_mod
     bad = subprocess.run([*MCPT, "run", str(demo_scene), "--publish", url, "--video", str(tmp_path / "v.mp4")],
                          capture_output=True, text=True)  # fmt: skip
     assert bad.returncode == 2 and "--associate" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_a_node_with_a_broken_camera_lets_the_service_finish(demo_scene, default_models, redis_server, tmp_path):
+    """The failure policy across the bus: the camera is left out, registered as failed and ended at once."""
+    scene = tmp_path / "scene_001"
+    shutil.copytree(demo_scene, scene)
+    (scene / "camera_0003" / "calibration.json").write_text("{not json")
+    single = tmp_path / "single.txt"
+    subprocess.run([*MCPT, "run", str(scene), "--out", str(single), "--frames", "5"], check=True)
+    url = redis_server.url("broken")
+    subprocess.run([*MCPT, "run", str(scene), "--publish", url, "--frames", "5"], check=True, capture_output=True)
+    (report,) = _finish([_associate(scene, url, tmp_path / "r.txt")], timeout=60)
+    assert "5 steps" in report and (tmp_path / "r.txt").read_bytes() == single.read_bytes()

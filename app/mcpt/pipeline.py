@@ -34,21 +34,24 @@ class PipelineResult:
         return self.summary.wall_s / self.ort_s if self.ort_s > 0 else float("nan")
 
 
-def _node(url, scene_name: str, manifest, detector, reid, dim: int, sources, reader, t0: float):
+def _node(url, scene_name: str, manifest, detector, reid, dim: int, sources, reader, t0: float, failures):
     """The publisher of a video/RTSP perception node. Stream times count from 0 for files; live cameras'
     from the reader's start, whose wall-clock time is the node's origin (nodes on several machines agree
-    through their clocks: keep them NTP-synchronised)."""
+    through their clocks: keep them NTP-synchronised). Cameras left out of the run are registered as failed
+    and ended at once: nobody waits for them."""
     from mcpt.bus.node import NodePublisher
 
     known = manifest.detector if detector is None else manifest.detector_for(detector)
     det_name = known.name if known is not None else Path(detector).stem
     reid_name = manifest.reid.name if reid is None else Path(reid).stem
     origin = time.time() - (time.monotonic() - t0) if reader.live else 0.0
-    cams = {
-        s.camera_id: {"fps": s.fps or reader.fps, "dim": dim, "detector": det_name, "reid": reid_name, "origin": origin}
-        for s in sources
-    }
-    return NodePublisher(url, scene_name, cams, origin)
+    meta = {"dim": dim, "detector": det_name, "reid": reid_name, "origin": origin}
+    ok = [s for s in sources if s.camera_id not in failures.reasons]
+    working = {s.camera_id: {"fps": s.fps or reader.fps, **meta} for s in ok}
+    node = NodePublisher(url, scene_name, working, origin)
+    for cam, why in failures.reasons.items():
+        node.fail(cam, {"fps": reader.fps, **meta}, why)
+    return node
 
 
 def run_cpu(
@@ -108,9 +111,7 @@ def run_cpu(
     perception = CpuPerception(scene_name, calibs, cfg, det, emb, failures, timer, reader.fps, pose_model)
     node = None
     if publish is not None:
-        node = _node(publish, scene_name, manifest, detector, reid, emb.dim or 1, sources, reader, t0)
-        for cam in failures.reasons:
-            node.end(cam)  # left out of this run: nobody should wait for it
+        node = _node(publish, scene_name, manifest, detector, reid, emb.dim or 1, sources, reader, t0, failures)
     pictures = Pictures(
         video, bev, [c.camera_id for c in usable], calibs, {s.camera_id: s.size for s in sources if s.size}, reader.fps
     )

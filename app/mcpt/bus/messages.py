@@ -101,7 +101,7 @@ def camera_message(
         x, y, w, h = (float(v) for v in batch.bbox[i])
         o = msg.objects.add(id=str(int(batch.local_track_id[i])), type="Person", confidence=float(batch.score[i]))
         o.bbox.leftX, o.bbox.topY, o.bbox.rightX, o.bbox.bottomY = x, y, x + w, y + h
-        o.embedding.vector.extend(batch.embedding[i].tolist())
+        _set_vector(o.embedding, batch.embedding[i])
         o.coordinate.x, o.coordinate.y = (float(v) for v in batch.world_xy[i])
         o.info["mcpt.box"] = f"{x!r} {y!r} {w!r} {h!r}"
         o.info["mcpt.score"] = repr(float(batch.score[i]))
@@ -112,6 +112,41 @@ def camera_message(
             for name, kp in zip(COCO17, batch.keypoints[i].tolist(), strict=True):
                 o.pose.keypoints.add(name=name, coordinates=kp)
     return msg
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _set_vector(embedding, v: np.ndarray) -> None:
+    """``Embedding.vector`` (packed floats: field 1, length-delimited) straight from the float32 bytes: the
+    same wire bytes as ``vector.extend``, a hundred times faster for a 1280-d feature."""
+    data = np.ascontiguousarray(v, "<f4").tobytes()
+    embedding.MergeFromString(b"\x0a" + _varint(len(data)) + data)
+
+
+def _get_vector(embedding) -> np.ndarray:
+    if embedding.info:  # another producer's extras: the general path
+        return np.array(embedding.vector, np.float32)
+    raw = embedding.SerializeToString()
+    if not raw:
+        return np.zeros(0, np.float32)
+    i, n, shift = 1, 0, 0
+    while True:  # the length varint after the tag byte
+        byte = raw[i]
+        n |= (byte & 0x7F) << shift
+        i += 1
+        shift += 7
+        if not byte & 0x80:
+            break
+    if raw[0] != 0x0A or i + n != len(raw):
+        return np.array(embedding.vector, np.float32)
+    return np.frombuffer(raw, "<f4", offset=i, count=n // 4)
 
 
 def end_message(scene: str, camera_id: int) -> object:
@@ -190,7 +225,7 @@ def camera_part(msg, origin: float, dim: int, node_origin: float | None = None) 
         b = o.bbox
         bbox[i] = [float(v) for v in box.split()] if box else [b.leftX, b.topY, b.rightX - b.leftX, b.bottomY - b.topY]
         score[i] = _exact(o.info, "mcpt.score", o.confidence)
-        v = o.embedding.vector
+        v = _get_vector(o.embedding)
         if len(v) == dim:
             emb[i] = v
         if o.HasField("coordinate"):

@@ -31,6 +31,13 @@ class NodePublisher:
             msg = camera_message(batch, cam, frame_id, timestamp, self.origin)
             self.publisher.publish(self.url.camera_stream(cam), encode(msg, self.url.fmt))
 
+    def fail(self, camera_id: int, meta: dict, why: str) -> None:
+        """A camera of the node's share that could not start: registered as failed and ended at once, so the
+        associator neither waits for it nor for its registration."""
+        self.publisher.register(camera_id, json.dumps({"scene": self.scene, **meta, "failed": why}))
+        self.cameras = sorted({*self.cameras, camera_id})
+        self.end(camera_id)
+
     def end(self, camera_id: int) -> None:
         """The camera's stream ended (or it never started): the associator stops waiting for it."""
         if camera_id not in self.ended:
