@@ -133,18 +133,21 @@ def parse_report(report: str) -> tuple[int, int, float, int]:
     return steps, obs, busy, late
 
 
-def replay_realtime(client, entries: dict[int, list], t_origin: float) -> float:
-    """Each camera's k-th entry (then its end) to live:camera:<id> at t_origin + its stream time; the worst lag."""
+def timed_frames(entries: dict[int, list]) -> list[tuple[float, int, dict]]:
+    """(stream time, camera, entry) of every recorded entry in time order; the cameras' ends last."""
     from mcpt.bus.redis_bus import payload
 
     frames = []
     for cam, got in entries.items():
         for _, fields in got:
-            data, fmt = payload(fields)
-            msg = decode(data, fmt)
-            t = -1.0 if msg.info.get("mcpt.eos") == "1" else float(msg.info["mcpt.time"])
-            frames.append((t if t >= 0 else float("inf"), cam, fields))
-    frames.sort(key=lambda f: (f[0], f[1]))
+            msg = decode(*payload(fields))
+            t = float("inf") if msg.info.get("mcpt.eos") == "1" else float(msg.info["mcpt.time"])
+            frames.append((t, cam, fields))
+    return sorted(frames, key=lambda f: (f[0], f[1]))
+
+
+def replay_realtime(client, frames: list[tuple[float, int, dict]], t_origin: float) -> float:
+    """Each frame's entry to live:camera:<id> at t_origin + its stream time; the worst lag behind that."""
     worst = 0.0
     i = 0
     while i < len(frames):
@@ -206,16 +209,18 @@ def main() -> int:
         notes.append(f"Redis held {stream_bytes(client, 'nodes', args.cameras) / 1e6:.0f} MB for the camera streams "
                      "(cap 6000 entries each)")  # fmt: skip
         # 2. real time: the nodes' messages published again, each when its frame's time comes, by one light
-        # publisher (the cost of making them was measured above), while the service runs
-        t_origin = time.time() + 3.0
+        # publisher (the cost of making them was measured above), while the service runs; it starts first and
+        # waits for the cameras' registration, written once the frames are ready to go
+        service = associate(
+            scene, f"redis://127.0.0.1:{port}/live", f"redis://127.0.0.1:{port}/tracks1", work / "r1.txt"
+        )
+        frames = timed_frames({c: client.xrange(f"nodes:camera:{c}") for c in range(1, args.cameras + 1)})
+        t_origin = time.time() + 2.0
         for cam, meta in client.hgetall("nodes:cameras").items():
             m = json.loads(meta)
             m["origin"] = t_origin
             client.hset("live:cameras", cam, json.dumps(m))
-        entries = {c: client.xrange(f"nodes:camera:{c}") for c in range(1, args.cameras + 1)}
-        service = associate(scene, f"redis://127.0.0.1:{port}/live", f"redis://127.0.0.1:{port}/tracks1",
-                            work / "r1.txt")  # fmt: skip
-        lag = replay_realtime(client, entries, t_origin)
+        lag = replay_realtime(client, frames, t_origin)
         (report,) = wait_all([service])
         steps, obs, _, late = parse_report(report)
         lat = latencies(client, "tracks1")
