@@ -32,7 +32,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--group", default="mcpt-associate", help="consumer group (default mcpt-associate)")
     p.add_argument("--consumer", default="associate-1", help="consumer name in the group (default associate-1)")
     p.add_argument("--snapshot", help="snapshot file (default OUT.snapshot)")
-    p.add_argument("--snapshot-every", type=positive_float, default=5.0, metavar="SECONDS", help="how often (default 5)")
+    p.add_argument("--snapshot-every", type=positive_float, default=5.0, metavar="SECONDS", help="(default 5 s)")
     p.add_argument("--eval", action="store_true", help="with --scene: score against its ground_truth.txt at the end")
     add_config_args(p)
 
