@@ -271,7 +271,14 @@ def test_a_broker_restart_mid_run_loses_nothing(bus_scene, redis_server, tmp_pat
     url = redis_server.url("site")
     nodes = _nodes(bus_scene, url, realtime=True)
     service = _associate(bus_scene, url, tmp_path / "r.txt")
-    time.sleep(3.0)
+    import redis
+
+    client = redis.Redis(port=redis_server.port)
+    deadline = time.monotonic() + 30
+    # every node publishing (a slow machine takes a while to start them), well before their 8 s end
+    while time.monotonic() < deadline and min(client.xlen(f"site:camera:{c}") for c in (1, 2, 3, 4)) < 10:
+        time.sleep(0.1)
+    client.close()
     redis_server.stop()
     time.sleep(1.5)  # the nodes buffer meanwhile
     redis_server.start()  # from its append-only file: streams, group and its position are back
