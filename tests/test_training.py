@@ -266,6 +266,42 @@ def test_adapt_reid_mines_identities_and_scores_the_adapted_model(tiny_real_scen
     assert len(names) == r.train_identities
 
 
+def test_cut_crop_clips_to_the_image_and_refuses_slivers():
+    from mcpt.datasets.prepare import cut_crop
+
+    img = np.arange(100 * 80).reshape(100, 80)
+    crop = cut_crop(img, np.array([-5.5, 10.2, 20.0, 30.0]))
+    assert crop.shape == (31, 15) and crop[0, 0] == img[10, 0]  # outwards: rows 10..40, columns 0..14
+    assert cut_crop(img, np.array([70.0, 90.0, 30.0, 30.0])).shape == (10, 10)  # cut by the corner
+    assert cut_crop(img, np.array([85.0, 10.0, 10.0, 10.0])) is None  # wholly outside
+    assert cut_crop(img, np.array([10.0, 10.0, 3.0, 20.0]), min_w=4, min_h=8) is None
+
+
+def test_record_scene_keeps_a_current_record_and_redoes_a_stale_one(tiny_real_scene, tmp_path):
+    from mcpt.backends.record import record_scene
+    from mcpt.config import load_config
+    from mcpt.models.runtime import load_models
+    from mcpt.scene.layout import discover_scene
+
+    scene = discover_scene(_copy_scene(tiny_real_scene, tmp_path / "site" / "scene_001"))
+    det, reid = load_models(load_config(), None, None)
+
+    def record(reid_name: str, seconds: float):
+        recs = record_scene(scene, "k", det, reid, "det", reid_name, progress=False, max_seconds=seconds, reuse=True)
+        return recs, [r.path.stat().st_mtime_ns for r in recs]
+
+    first, stamps = record("r1", 3)
+    assert [r.frames for r in first] == [30, 30] and sum(r.detections for r in first) > 0  # 3 s at 10 fps
+    kept, kept_stamps = record("r1", 3)
+    assert kept_stamps == stamps and [r.detections for r in kept] == [r.detections for r in first]
+    _, other_stamps = record("r2", 3)  # another ReID model: recorded again
+    assert all(a != b for a, b in zip(other_stamps, stamps, strict=True))
+    with np.load(scene.cameras[0].perception_file("k")) as z:
+        assert str(z["reid"]) == "r2"
+    longer, _ = record("r2", 5)  # a longer span: recorded again
+    assert [r.frames for r in longer] == [50, 50]
+
+
 def test_calibrate_reid_measures_a_recording_and_the_replay_applies_the_stored_scale(
     tiny_real_scene, tmp_path, monkeypatch, capsys
 ):

@@ -30,7 +30,7 @@ from mcpt.adapt.mining import Mined, MiningOptions, TrackletCollector, mine
 from mcpt.adapt.separation import Separation, separation
 from mcpt.datasets.market import COMPLETE_NAME, GALLERY, QUERY, TRAIN, crop_name
 from mcpt.datasets.plan import scene_number
-from mcpt.datasets.prepare import stream_frames, write_atomic, write_jpeg
+from mcpt.datasets.prepare import cut_crop, stream_frames, write_atomic, write_jpeg
 from mcpt.errors import InputError
 from mcpt.scene.layout import SceneDir
 
@@ -73,38 +73,17 @@ class AdaptResult:
 
 
 def perceive(scene: SceneDir, reid_onnx: Path, minutes: float | None, progress: bool) -> None:
-    """perception_adapt.npz for every camera (kept when it was made by the same ReID model and length)."""
-    from tqdm import tqdm
-
-    from mcpt.backends.record import record_camera
+    """perception_adapt.npz for every camera (kept when it was made by the same models over the same frames)."""
+    from mcpt.backends.record import record_scene
     from mcpt.config import load_config
     from mcpt.models.manifest import load_manifest
     from mcpt.models.runtime import load_models
 
-    cfg = load_config(overrides=["detector.conf_thresh=0.05"])
-    det = reid = None
-    for cam in scene.cameras:
-        if cam.video is None:
-            raise InputError(cam.path, "no video (video.mp4)")
-        cap = cv2.VideoCapture(str(cam.video))
-        fps = cap.get(cv2.CAP_PROP_FPS) or 0
-        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        cap.release()
-        limit = round(minutes * 60 * fps) if minutes and fps > 0 else None
-        out = cam.perception_file(RECORD)
-        if out.is_file():
-            with np.load(out) as z:
-                if str(z["reid"]) == reid_onnx.stem and (limit is None or int(z["num_frames"]) == min(limit, n)):
-                    log.info("%s/%s: reusing %s", scene.name, cam.name, out.name)
-                    continue
-        if det is None:
-            det, reid = load_models(cfg, None, reid_onnx)
-        with tqdm(total=min(limit or n, n) or None, desc=f"perceive {cam.name}", unit="frame", disable=not progress,
-                  leave=False) as bar:  # fmt: skip
-            record_camera(
-                cam.video, out, cam.camera_id, det, reid, load_manifest().detector.name, reid_onnx.stem, None,
-                progress=bar, max_frames=limit,
-            )  # fmt: skip
+    det, reid = load_models(load_config(overrides=["detector.conf_thresh=0.05"]), None, reid_onnx)
+    record_scene(
+        scene, RECORD, det, reid, load_manifest().detector.name, reid_onnx.stem, progress=progress,
+        max_seconds=minutes * 60 if minutes else None, reuse=True,
+    )  # fmt: skip
 
 
 def mine_scene(scene: SceneDir, opts: AdaptOptions) -> tuple[Mined, dict[int, Path]]:
@@ -175,14 +154,10 @@ def write_crops(scenes: list[tuple[SceneDir, Mined, dict[int, Path]]], root: Pat
         for (scene_name, cam), frames in sorted(jobs.items()):
             scene, videos = by_scene[scene_name]
             for f, img in stream_frames(videos[cam], sorted(frames), max(frames), bar):
-                h, w = img.shape[:2]
                 for n, (folder, pid, box) in enumerate(frames[f]):
-                    x, y, bw, bh = box.tolist()
-                    x1, y1 = max(0, int(x)), max(0, int(y))
-                    x2, y2 = min(w, int(np.ceil(x + bw))), min(h, int(np.ceil(y + bh)))
-                    if x2 - x1 >= 4 and y2 - y1 >= 8:
-                        name = crop_name(pid, cam, scene_number(scene), f, n)
-                        write_jpeg(root / folder / name, img[y1:y2, x1:x2])
+                    crop = cut_crop(img, box, min_w=4, min_h=8)
+                    if crop is not None:
+                        write_jpeg(root / folder / crop_name(pid, cam, scene_number(scene), f, n), crop)
     for folder in (TRAIN, QUERY, GALLERY):
         (root / folder).mkdir(parents=True, exist_ok=True)
     write_atomic(root / COMPLETE_NAME, b'{"layout": "Market-1501", "made_by": "mcpt adapt reid"}\n')

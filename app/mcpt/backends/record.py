@@ -151,7 +151,12 @@ def record_scene(
     progress=True,
     pose=None,
     pose_min_score: float = 0.0,
+    max_seconds: float | None = None,
+    reuse: bool = False,
 ) -> list[CameraRecord]:
+    """Every camera of a scene recorded as perception_NAME.npz (the first max_seconds of each video
+    when given). With reuse, a camera whose record was made by the same detector and ReID model over
+    the same frames is kept as it is."""
     from tqdm import tqdm
 
     gt = read_rows(scene.ground_truth) if scene.ground_truth is not None else None
@@ -161,12 +166,23 @@ def record_scene(
     for cam in scene.cameras:
         if cam.video is None:
             raise InputError(cam.path, "no video to perceive (video.mp4)")
-        n = int(cv2.VideoCapture(str(cam.video)).get(cv2.CAP_PROP_FRAME_COUNT) or 0) or None
-        with tqdm(total=n, desc=f"{scene.name}/{cam.name}", unit="frame", disable=not progress, leave=False) as bar:
+        cap = cv2.VideoCapture(str(cam.video))
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        fps = cap.get(cv2.CAP_PROP_FPS) or 0
+        cap.release()
+        limit = round(max_seconds * fps) if max_seconds and fps > 0 else None
+        out = cam.perception_file(name)
+        kept = _current_record(out, cam.camera_id, detector_name, reid_name, min(limit, n) if limit else n)
+        if reuse and kept is not None:
+            log.info("%s/%s: reusing %s", scene.name, cam.name, out.name)
+            records.append(kept)
+            continue
+        total = min(limit or n, n) or None
+        with tqdm(total=total, desc=f"{scene.name}/{cam.name}", unit="frame", disable=not progress, leave=False) as bar:
             records.append(
                 record_camera(
                     cam.video,
-                    cam.perception_file(name),
+                    out,
                     cam.camera_id,
                     detector,
                     reid,
@@ -177,9 +193,24 @@ def record_scene(
                     progress=bar,
                     pose=pose,
                     pose_min_score=pose_min_score,
+                    max_frames=limit,
                 )
             )
     return records
+
+
+def _current_record(out: Path, camera_id: int, detector_name: str, reid_name: str, frames: int) -> CameraRecord | None:
+    """The record at out when the same models made it over ``frames`` frames (0: length unknown)."""
+    if not out.is_file():
+        return None
+    try:
+        with np.load(out) as z:
+            same = str(z["detector"]) == detector_name and str(z["reid"]) == reid_name
+            if not same or (frames and int(z["num_frames"]) != frames):
+                return None
+            return CameraRecord(camera_id, int(z["num_frames"]), len(z["score"]), out)
+    except (OSError, KeyError, ValueError):
+        return None
 
 
 def reembed_camera(video: Path, source: Path, out: Path, reid, reid_name: str, progress=None) -> CameraRecord:

@@ -86,6 +86,18 @@ def write_jpeg(path: Path, img: np.ndarray) -> None:
     write_atomic(path, buf.tobytes())
 
 
+def cut_crop(img: np.ndarray, box: np.ndarray, min_w: int = 1, min_h: int = 1) -> np.ndarray | None:
+    """The pixels of an (x, y, w, h) box, clipped to the image, rounded outwards; None when the part
+    inside the image is smaller than min_w x min_h."""
+    h, w = img.shape[:2]
+    x, y, bw, bh = (float(v) for v in box[:4])
+    x1, y1 = max(0, int(np.floor(x))), max(0, int(np.floor(y)))
+    x2, y2 = min(w, int(np.ceil(x + bw))), min(h, int(np.ceil(y + bh)))
+    if x2 - x1 < min_w or y2 - y1 < min_h:
+        return None
+    return img[y1:y2, x1:x2]
+
+
 def video_size(video: Path) -> tuple[int, int]:
     cap = cv2.VideoCapture(str(video))
     try:
@@ -182,9 +194,8 @@ def write_camera(plan: CameraPlan, out: Path, progress=None) -> int:
                 yolo_label_lines(plan.labels.get(f, np.zeros((0, 4))), plan.image_size).encode(),
             )
         for k, job in enumerate(plan.crops.get(f, ())):
-            x, y, w, h = (round(v) for v in job.box.tolist())
-            crop = img[y : y + h, x : x + w]
-            if crop.size:
+            crop = cut_crop(img, job.box)
+            if crop is not None:
                 write_jpeg(out / "reid" / job.folder / crop_name(job.person, plan.camera_id, scene_no, f, k), crop)
     return max(decoded, until + 1)
 
