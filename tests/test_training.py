@@ -243,6 +243,13 @@ def test_separation_auc_and_halves_rank1():
     half = np.tile([0, 0, 1, 1], 3)
     s = separation(emb, tracklet, half, [(1, 2), (2, 3)])
     assert s.auc > 0.95 and s.rank1 == 1.0 and s.same_mean > s.different_mean
+    # tracklet 4: person 1 again in another camera, at the same time, with the very same look
+    emb4 = np.concatenate([emb, emb[:4] + 1e-3])
+    emb4 /= np.linalg.norm(emb4, axis=1, keepdims=True)
+    t4, h4 = np.concatenate([tracklet, [4] * 4]), np.concatenate([half, [0, 0, 1, 1]])
+    assert separation(emb4, t4, h4, [(1, 2), (2, 3)]).rank1 < 0.8  # counted wrong: person 1 found in 4
+    group = np.array([1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1])  # 1 and 4: one pseudo-identity
+    assert separation(emb4, t4, h4, [(1, 2), (2, 3)], group).rank1 == 1.0
 
 
 def test_adapt_reid_mines_identities_and_scores_the_adapted_model(tiny_real_scene, tmp_path):

@@ -61,6 +61,14 @@ class SceneMining:
 
 
 @dataclass
+class Heldout:
+    """The held-out tracklets (one pid each): pid -> its pseudo-identity group, and the cannot-links."""
+
+    group: dict[int, int] = field(default_factory=dict)
+    cannot: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass
 class AdaptResult:
     scenes: list[SceneMining]
     train_identities: int
@@ -108,26 +116,29 @@ def _spread(n: int, k: int) -> np.ndarray:
 
 def write_crops(scenes: list[tuple[SceneDir, Mined, dict[int, Path]]], root: Path, opts: AdaptOptions, progress: bool):
     """The Market-layout folder: training crops of the kept pseudo-identities, held-out tracklets' halves
-    (query: first half, gallery: second). Returns (train identities, train crops, held-out list) where
-    each held-out entry is (global tracklet key, pid) and the cannot-links between held-out pids."""
+    (query: first half, gallery: second). Returns the number of training identities and crops and the
+    held-out tracklets' Heldout (their pids, pseudo-identity groups and cannot-links)."""
     from tqdm import tqdm
 
     rng = np.random.default_rng(opts.seed)
     jobs: dict[tuple[str, int], dict[int, list]] = defaultdict(lambda: defaultdict(list))  # (scene, cam) -> frame
-    next_pid = 1
+    next_pid = next_group = 1
     train_ids = train_crops = 0
     heldout_pids: dict[tuple[str, int], int] = {}
-    cannot_pids = []
+    held = Heldout()
     for scene, mined, _ in scenes:
         idents = np.unique(mined.identity)
-        held = set(rng.permutation(idents)[: round(opts.holdout_share * len(idents))].tolist())
+        chosen = set(rng.permutation(idents)[: round(opts.holdout_share * len(idents))].tolist())
         for ident in idents.tolist():
             members = np.flatnonzero(mined.identity == ident).tolist()
-            if ident in held:
+            if ident in chosen:
+                group = next_group
+                next_group += 1
                 for t in members:
                     pid = next_pid
                     next_pid += 1
                     heldout_pids[(scene.name, t)] = pid
+                    held.group[pid] = group
                     tr = mined.tracklets[t]
                     take = _spread(len(tr), opts.per_tracklet)
                     mid = len(tr) // 2
@@ -147,7 +158,7 @@ def write_crops(scenes: list[tuple[SceneDir, Mined, dict[int, Path]]], root: Pat
             train_crops += len(take)
         for i, j in mined.cannot:
             if (scene.name, i) in heldout_pids and (scene.name, j) in heldout_pids:
-                cannot_pids.append((heldout_pids[(scene.name, i)], heldout_pids[(scene.name, j)]))
+                held.cannot.append((heldout_pids[(scene.name, i)], heldout_pids[(scene.name, j)]))
     by_scene = {s.name: (s, v) for s, _, v in scenes}
     total = sum(max(f) + 1 for f in jobs.values() if f)
     with tqdm(total=total, desc="crops", unit="frame", disable=not progress, leave=False) as bar:
@@ -161,10 +172,10 @@ def write_crops(scenes: list[tuple[SceneDir, Mined, dict[int, Path]]], root: Pat
     for folder in (TRAIN, QUERY, GALLERY):
         (root / folder).mkdir(parents=True, exist_ok=True)
     write_atomic(root / COMPLETE_NAME, b'{"layout": "Market-1501", "made_by": "mcpt adapt reid"}\n')
-    return train_ids, train_crops, sorted(heldout_pids.values()), cannot_pids
+    return train_ids, train_crops, held
 
 
-def heldout_separation(onnx: Path, root: Path, cannot: list[tuple[int, int]]) -> Separation:
+def heldout_separation(onnx: Path, root: Path, held: Heldout) -> Separation:
     from mcpt.datasets.market import list_crops
     from mcpt.models.reid import ReIDModel
 
@@ -179,8 +190,9 @@ def heldout_separation(onnx: Path, root: Path, cannot: list[tuple[int, int]]) ->
             img = cv2.imread(str(c.path))
             batch.append(model.crops(img, np.array([[0, 0, img.shape[1], img.shape[0]]]))[0])
         embs.append(model.embed(np.stack(batch)))
-    emb = np.concatenate(embs)
-    return separation(emb, np.array([c.person for c, _ in crops]), np.array([h for _, h in crops]), cannot)
+    pids = np.array([c.person for c, _ in crops])
+    group = np.array([held.group.get(p, -p) for p in pids.tolist()])
+    return separation(np.concatenate(embs), pids, np.array([h for _, h in crops]), held.cannot, group)
 
 
 def label_check(scene: SceneDir, mined: Mined) -> tuple[float | None, float | None]:
@@ -241,10 +253,10 @@ def adapt_reid(
         import shutil
 
         shutil.rmtree(root)
-    ids, crops, heldout, cannot = write_crops(mined_scenes, root, opts, progress)
+    ids, crops, held = write_crops(mined_scenes, root, opts, progress)
     if ids < 2:
         raise InputError(scenes[0].path, f"{ids} pseudo-identities to train on; a ReID model needs several")
-    before = heldout_separation(reid_spec.onnx, root, cannot)
+    before = heldout_separation(reid_spec.onnx, root, held)
     topts = TrainOptions(
         arch=reid_spec.architecture,
         epochs=opts.epochs,
@@ -257,5 +269,5 @@ def adapt_reid(
         cross_camera_only=False,
     )
     train = train_reid(root, out, topts, progress=progress)
-    after = heldout_separation(train.onnx, root, cannot)
-    return AdaptResult(results, ids, crops, len(heldout), before, after, train, time.perf_counter() - t0)
+    after = heldout_separation(train.onnx, root, held)
+    return AdaptResult(results, ids, crops, len(held.group), before, after, train, time.perf_counter() - t0)
