@@ -172,8 +172,9 @@ def record_scene(
         cap.release()
         limit = round(max_seconds * fps) if max_seconds and fps > 0 else None
         out = cam.perception_file(name)
-        kept = _current_record(out, cam.camera_id, detector_name, reid_name, min(limit, n) if limit else n)
-        if reuse and kept is not None:
+        frames = min(limit, n) if limit else n
+        kept = _current_record(out, cam.camera_id, detector_name, reid_name, frames) if reuse else None
+        if kept is not None:
             log.info("%s/%s: reusing %s", scene.name, cam.name, out.name)
             records.append(kept)
             continue
