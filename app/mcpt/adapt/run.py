@@ -17,7 +17,6 @@ identities were.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -34,7 +33,6 @@ from mcpt.datasets.prepare import cut_crop, stream_frames, write_atomic, write_j
 from mcpt.errors import InputError
 from mcpt.scene.layout import SceneDir
 
-log = logging.getLogger(__name__)
 RECORD = "adapt"
 
 
